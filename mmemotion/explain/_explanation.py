@@ -1,0 +1,127 @@
+"""The :class:`Explanation` result: plain numpy data, no torch objects.
+
+``explain`` fills it; ``report`` renders it. Keeping it numpy-only means a report can be
+rendered (and the object pickled or turned into JSON) without torch, Captum or SHAP.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Explanation"]
+
+
+@dataclass
+class Explanation:
+    """Per-clip and aggregated explanations of a fitted mmemotion pipeline.
+
+    Shapes use ``n`` explained clips, ``k`` classes, ``m`` modalities (in ``modalities`` order).
+
+    Attributes
+    ----------
+    classes : list of str
+        Class labels, in the column order of ``proba``.
+    modalities : list of str
+        Modality names present in the model, e.g. ``["audio", "video", "text"]``.
+    clip_ids : list of str
+        Clip identifiers (file stems) of the explained clips.
+    y_true : ndarray of shape (n,) or None
+        True labels, when given.
+    y_pred : ndarray of shape (n,)
+        Predicted labels.
+    proba : ndarray of shape (n, k)
+        Predicted class probabilities.
+    target_class : ndarray of shape (n,)
+        Index into ``classes`` of the class each map explains (the predicted class).
+    modality_shares : dict of str -> ndarray of shape (n, m)
+        For each attribution method (``"integrated_gradients"``, ``"gradient_shap"``,
+        ``"saliency"``, ``"shap"``), each modality's share of the clip's total absolute
+        attribution; rows sum to 1.
+    audio_maps : ndarray of shape (n, n_mfcc, n_frames) or None
+        Integrated-Gradients attribution over the MFCC input for the target class.
+    video_maps : ndarray of shape (n, T, H, W) or None
+        Integrated-Gradients attribution per sampled frame, summed over colour channels.
+    text_word_attributions : list of ndarray or None
+        Per clip, one attribution per word of the spoken sentence (``words``).
+    words : list of list of str or None
+        Per clip, the words that the text stream saw.
+    mfcc : ndarray of shape (n, n_mfcc, n_frames) or None
+        The MFCC inputs of the explained clips, for display.
+    frames : ndarray of shape (n, T, H, W, C), uint8, or None
+        The sampled frames of the explained clips, for display (C is 1 or 3).
+    shap_maps : dict of str -> ndarray
+        Within-modality SHAP values (``shap.GradientExplainer``) for the target class, keyed by
+        modality, each in that modality's natural per-clip shape with a leading ``n`` axis.
+    shapley_values : ndarray of shape (n, k, m)
+        Exact modality-level Shapley values of the predicted probability of every class.
+    shapley_base : ndarray of shape (n, k)
+        Model output with every modality at its baseline, ``f(none)``.
+    shapley_full : ndarray of shape (n, k)
+        Model output with every modality present, ``f(all)``;
+        ``shapley_values.sum(-1) == shapley_full - shapley_base``.
+    ablation : dict of str -> dict of str -> float
+        ``{"none": {...}, "audio": {...}, ...}``: accuracy and macro-F1 with no modality removed,
+        or with the named modality replaced by its baseline (needs ``y_true``).
+    sanity : dict of str -> float
+        Sanity checks, e.g. ``"randomisation_spearman"`` (rank correlation of trained vs
+        re-initialised model maps; low means the maps depend on what was learned) and
+        ``"ig_completeness_error"`` (mean absolute gap between the sum of IG attributions and
+        ``f(x) - f(baseline)``).
+    baselines : dict of str -> str
+        How each modality's baseline (the "absent" value) was chosen, in words.
+    warnings : list of str
+        Leakage alarms and other cautions a reader of the report must see.
+    timings : dict of str -> float
+        Seconds spent per step.
+    params : dict
+        The arguments ``explain`` was called with (methods, n_samples, random_state, ...).
+    """
+
+    classes: list
+    modalities: list
+    clip_ids: list
+    y_pred: np.ndarray
+    proba: np.ndarray
+    target_class: np.ndarray
+    y_true: np.ndarray = None
+    modality_shares: dict = field(default_factory=dict)
+    audio_maps: np.ndarray = None
+    video_maps: np.ndarray = None
+    text_word_attributions: list = None
+    words: list = None
+    mfcc: np.ndarray = None
+    frames: np.ndarray = None
+    shap_maps: dict = field(default_factory=dict)
+    shapley_values: np.ndarray = None
+    shapley_base: np.ndarray = None
+    shapley_full: np.ndarray = None
+    ablation: dict = field(default_factory=dict)
+    sanity: dict = field(default_factory=dict)
+    baselines: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
+    timings: dict = field(default_factory=dict)
+    params: dict = field(default_factory=dict)
+
+    def mean_modality_shares(self):
+        """Mean share of each modality per method.
+
+        Returns
+        -------
+        shares : dict of str -> dict of str -> float
+            ``{method: {modality: mean share}}``.
+        """
+        return {
+            method: dict(zip(self.modalities, np.asarray(values).mean(axis=0).tolist()))
+            for method, values in self.modality_shares.items()
+        }
+
+    def mean_abs_shapley(self):
+        """Mean absolute modality Shapley value of the predicted class.
+
+        Returns
+        -------
+        importance : dict of str -> float
+        """
+        n = len(self.clip_ids)
+        picked = self.shapley_values[np.arange(n), self.target_class]  # (n, m)
+        return dict(zip(self.modalities, np.abs(picked).mean(axis=0).tolist()))
