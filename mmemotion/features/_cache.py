@@ -1,0 +1,99 @@
+"""On-disk cache of per-file features, keyed by the file's identity and the extraction parameters."""
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..utils import atomic_path
+
+__all__ = ["FeatureCache", "resolve_cache_dir"]
+
+# Bump when the per-file output of any transformer changes for the same parameters, so that
+# entries written by an older mmemotion are never read back.
+_FORMAT_VERSION = 1
+
+
+def resolve_cache_dir(memory):
+    """Return the cache directory for ``memory``, or None when caching is off.
+
+    Parameters
+    ----------
+    memory : None, str, path-like or object with a ``location`` attribute
+        A directory, or a :class:`joblib.Memory` (its ``location`` is used; ``location=None``
+        disables caching as it does in joblib).
+
+    Returns
+    -------
+    path : pathlib.Path or None
+    """
+    if memory is None:
+        return None
+    if isinstance(memory, (str, os.PathLike)):
+        return Path(memory)
+    if hasattr(memory, "location"):
+        location = memory.location
+        return None if location is None else Path(location)
+    raise TypeError(
+        f"memory={memory!r} is not supported; pass None, a directory path or a joblib.Memory "
+        "(e.g. memory='~/.cache/mmemotion')."
+    )
+
+
+class FeatureCache:
+    """One ``.npy`` file per (file, parameters) pair under ``<root>/mmemotion_features/<namespace>/``.
+
+    The key hashes the resolved path, the file's size and ``st_mtime_ns`` and the extraction
+    parameters, so editing or replacing a clip (or changing ``n_mfcc``) misses the cache instead
+    of returning stale features. Entries are written through :func:`mmemotion.utils.atomic_path`:
+    a run killed mid-write leaves at most a hidden temporary file, never a truncated entry under
+    the final name.
+
+    Parameters
+    ----------
+    root : path-like
+        Cache directory.
+    namespace : str
+        Usually the transformer's class name.
+    params : dict
+        JSON-serialisable (``str`` is applied to anything else) extraction parameters.
+    """
+
+    def __init__(self, root, namespace, params):
+        self.dir = Path(root).expanduser() / "mmemotion_features" / namespace
+        self._salt = json.dumps([_FORMAT_VERSION, namespace, params], sort_keys=True, default=str)
+
+    def key(self, path):
+        """Return the cache key of ``path``, or None when the file cannot be stat'ed."""
+        try:
+            resolved = Path(path).expanduser().resolve()
+            st = resolved.stat()
+        except (OSError, RuntimeError):
+            # Missing or unreadable: let extraction produce the real, user-facing error.
+            return None
+        material = json.dumps([self._salt, str(resolved), st.st_size, st.st_mtime_ns])
+        return hashlib.sha256(material.encode()).hexdigest()
+
+    def _file(self, key):
+        return self.dir / key[:2] / f"{key}.npy"
+
+    def load(self, key, shape, dtype):
+        """Return the cached array, or None on a miss or an entry that does not match."""
+        if key is None:
+            return None
+        try:
+            arr = np.load(self._file(key), allow_pickle=False)
+        except (OSError, ValueError, EOFError):
+            return None
+        if arr.shape != tuple(shape) or arr.dtype != np.dtype(dtype):
+            return None
+        return arr
+
+    def save(self, key, arr):
+        """Store ``arr`` under ``key`` atomically (no-op when ``key`` is None)."""
+        if key is None:
+            return
+        with atomic_path(self._file(key), overwrite=True) as tmp:
+            np.save(tmp, arr, allow_pickle=False)
