@@ -244,16 +244,24 @@ class BaseFileTransformer(TransformerMixin, BaseEstimator):
         cache = self._cache()
         keys = [None] * len(items)
         todo = []
+        # In-memory waveforms are cheap and have no file identity: never cached.
+        if cache is not None:
+            keys = [cache.key(item) if isinstance(item, (str, os.PathLike)) else None for item in items]
+        # Whole-batch entry first (see FeatureCache): a grid search re-transforming the same fold
+        # reads one file instead of one per clip. Only when every file exists (key not None).
+        batch_key = cache.batch_key(keys) if cache is not None and len(items) > 1 else None
+        batch = cache.load(batch_key, out.shape, dtype) if batch_key is not None else None
+        if batch is not None:
+            return batch
         for i, item in enumerate(items):
-            # In-memory waveforms are cheap and have no file identity: never cached.
-            if cache is not None and isinstance(item, (str, os.PathLike)):
-                keys[i] = cache.key(item)
-                hit = cache.load(keys[i], shape, dtype)
-                if hit is not None:
-                    out[i] = hit
-                    continue
-            todo.append(i)
+            hit = cache.load(keys[i], shape, dtype) if cache is not None else None
+            if hit is not None:
+                out[i] = hit
+            else:
+                todo.append(i)
         if not todo:
+            if batch_key is not None:
+                cache.save(batch_key, out)
             return out
 
         # joblib.Parallel (not a hard-coded backend) so that `with joblib.parallel_backend("dask")`
@@ -286,6 +294,8 @@ class BaseFileTransformer(TransformerMixin, BaseEstimator):
                 failed.append(f"{source} ({reason})")
                 out[i] = 0
 
+        if batch_key is not None and not failed:
+            cache.save(batch_key, out)
         if failed:
             listed = "; ".join(failed[:_MAX_LISTED])
             more = f"; and {len(failed) - _MAX_LISTED} more" if len(failed) > _MAX_LISTED else ""

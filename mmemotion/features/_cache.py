@@ -45,6 +45,11 @@ def resolve_cache_dir(memory):
 class FeatureCache:
     """One ``.npy`` file per (file, parameters) pair under ``<root>/mmemotion_features/<namespace>/``.
 
+    A whole batch (the ordered list of per-file keys) is also stored as one entry under
+    ``batches/``: a per-file hit still costs a stat, an open and a small read (about a tenth of
+    the ~1 ms an MFCC takes to compute), so a grid search re-transforming the same fold is only
+    fast if the fold is read back in one piece. This doubles the disk used by the cache.
+
     The key hashes the resolved path, the file's size and ``st_mtime_ns`` and the extraction
     parameters, so editing or replacing a clip (or changing ``n_mfcc``) misses the cache instead
     of returning stale features. Entries are written through :func:`mmemotion.utils.atomic_path`:
@@ -77,7 +82,16 @@ class FeatureCache:
         return hashlib.sha256(material.encode()).hexdigest()
 
     def _file(self, key):
+        if key.startswith("batch-"):
+            return self.dir / "batches" / f"{key}.npy"
         return self.dir / key[:2] / f"{key}.npy"
+
+    @staticmethod
+    def batch_key(keys):
+        """Return the key of an ordered batch of per-file keys, or None if any key is None."""
+        if any(k is None for k in keys):
+            return None
+        return "batch-" + hashlib.sha256("\n".join(keys).encode()).hexdigest()
 
     def load(self, key, shape, dtype):
         """Return the cached array, or None on a miss or an entry that does not match."""

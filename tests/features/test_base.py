@@ -168,3 +168,24 @@ def test_one_file_and_tuple_and_pathlike_input(tmp_path):
 
     assert MFCCTransformer(n_mfcc=8, n_mels=16).fit_transform((Path(path),)).shape == (1, 800)
     assert FrameSampler(n_frames=2, size=(4, 4)).fit_transform(np.array([video])).shape == (1, 96)
+
+
+def test_rerun_of_the_same_batch_reads_one_cache_entry(tmp_path, wavs, monkeypatch):
+    from mmemotion.features import _cache
+
+    mfcc = MFCCTransformer(n_mfcc=8, n_mels=16, n_frames=10, memory=tmp_path)
+    first = mfcc.fit_transform(wavs)
+    loads = []
+    original = _cache.FeatureCache.load
+
+    def counted(cache, key, shape, dtype):
+        loads.append(key)
+        return original(cache, key, shape, dtype)
+
+    monkeypatch.setattr(_cache.FeatureCache, "load", counted)
+    np.testing.assert_array_equal(mfcc.transform(wavs), first)
+    assert len(loads) == 1 and loads[0].startswith("batch-")
+    # Another order is another batch: served from the per-file entries, then stored as a batch.
+    loads.clear()
+    np.testing.assert_array_equal(mfcc.transform(wavs[::-1]), first[::-1])
+    assert len(loads) == 1 + len(wavs)
