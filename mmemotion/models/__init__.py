@@ -1,0 +1,15 @@
+"""Models: the three-stream fusion network, its scikit-learn classifier and pipeline, and a safe file format."""
+
+from ._classifier import FusionClassifier
+from ._module import ThreeStreamModule
+from ._persistence import load_model, save_model
+from ._pipeline import compare_split_protocols, make_default_pipeline
+
+__all__ = [
+    "FusionClassifier",
+    "ThreeStreamModule",
+    "compare_split_protocols",
+    "load_model",
+    "make_default_pipeline",
+    "save_model",
+]

@@ -1,0 +1,101 @@
+"""make_default_pipeline: the manifest frame in, emotion codes out; grid search with cached features."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, GroupKFold
+
+from mmemotion import MODALITIES
+from mmemotion.datasets import EMOTIONS
+from mmemotion.features import FrameSampler, MFCCTransformer
+from mmemotion.models import FusionClassifier, compare_split_protocols, make_default_pipeline
+
+from ._helpers import TINY_PIPELINE
+
+
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory):
+    """One feature cache for the tests that do not count decodes (decoding dominates their time)."""
+    return tmp_path_factory.mktemp("feature_cache")
+
+
+@pytest.mark.parametrize("modalities", [("audio",), ("video", "text"), MODALITIES])
+def test_union_holds_only_the_active_modalities(modalities):
+    pipe = make_default_pipeline(modalities=modalities, **TINY_PIPELINE)
+    assert [name for name, _ in pipe.named_steps["features"].transformer_list] == list(modalities)
+    clf = pipe.named_steps["clf"]
+    assert isinstance(clf, FusionClassifier)
+    assert clf.get_params()["module__modalities"] == modalities
+    assert clf.max_epochs == 2 and clf.random_state == 0
+
+
+def test_bad_modalities():
+    with pytest.raises(ValueError, match="non-empty subset"):
+        make_default_pipeline(modalities=("audio", "face"))
+
+
+def test_fit_predict_on_the_manifest_frame(synthetic_bunch, shared_cache):
+    X, y = synthetic_bunch.frame, synthetic_bunch.target
+    pipe = make_default_pipeline(memory=shared_cache, **TINY_PIPELINE, early_stopping=True)
+    pipe.fit(X, y, clf__groups=X["actor_id"])
+    clf = pipe.named_steps["clf"]
+    assert clf.classes_.tolist() == list(EMOTIONS)
+    assert clf.input_shapes_ == {"audio": (1, 13, 20), "video": (3, 4, 16, 16), "text": (8,)}
+    pred = pipe.predict(X.iloc[:10])
+    assert set(pred) <= set(EMOTIONS)
+    assert pipe.predict_proba(X.iloc[:10]).shape == (10, 6)
+    assert not clf.module_.training
+
+
+class _Counter:
+    """Wraps a transformer's per-file ``_extract_one`` and counts real decodes."""
+
+    def __init__(self, monkeypatch, cls):
+        self.n = 0
+        original = cls._extract_one
+
+        def counted(transformer, item):
+            self.n += 1
+            return original(transformer, item)
+
+        monkeypatch.setattr(cls, "_extract_one", counted)
+
+
+def test_grid_search_with_actor_folds_reuses_cached_features(synthetic_bunch, tmp_path, monkeypatch):
+    X, y = synthetic_bunch.frame, synthetic_bunch.target
+    audio, video = _Counter(monkeypatch, MFCCTransformer), _Counter(monkeypatch, FrameSampler)
+    pipe = make_default_pipeline(memory=tmp_path / "cache", **TINY_PIPELINE)
+    grid = {"clf__lr": [1e-2], "clf__module__dropout": [0.0, 0.2]}
+    search = GridSearchCV(pipe, grid, cv=GroupKFold(n_splits=2), error_score="raise")
+    search.fit(X, y, groups=X["actor_id"])
+    # 2 candidates x 2 folds + the refit transform every clip 5 times; each file is decoded once.
+    assert audio.n == len(X) and video.n == len(X)
+    assert search.cv_results_["mean_test_score"].shape == (2,)
+    assert set(search.best_params_) == set(grid)
+    assert set(search.predict(X.iloc[:5])) <= set(EMOTIONS)
+
+
+def test_grid_search_slices_clf_groups_per_fold(synthetic_bunch, shared_cache):
+    X, y = synthetic_bunch.frame, synthetic_bunch.target
+    pipe = make_default_pipeline(memory=shared_cache, **TINY_PIPELINE, early_stopping=True)
+    search = GridSearchCV(pipe, {"clf__lr": [1e-2]}, cv=GroupKFold(n_splits=2), error_score="raise")
+    # GridSearchCV indexes every fit parameter by the fold's training rows, so each inner
+    # early-stopping split gets the matching actor ids.
+    search.fit(X, y, groups=X["actor_id"], clf__groups=X["actor_id"])
+    assert "valid_loss" in search.best_estimator_.named_steps["clf"].history[-1]
+
+
+def test_clone_of_pipeline_keeps_module_params():
+    pipe = make_default_pipeline(modalities=("audio",), **TINY_PIPELINE)
+    pipe.set_params(clf__module__dropout=0.4)
+    assert clone(pipe).get_params()["clf__module__dropout"] == 0.4
+
+
+def test_compare_split_protocols_runs_both(synthetic_bunch, shared_cache):
+    X, y = synthetic_bunch.frame, synthetic_bunch.target
+    pipe = make_default_pipeline(modalities=("audio",), memory=shared_cache, **TINY_PIPELINE)
+    result = compare_split_protocols(pipe, X, y, n_splits=2)
+    assert result["random_scores"].shape == result["actor_scores"].shape == (2,)
+    assert result["optimism"] == pytest.approx(result["random"] - result["actor"])
+    with pytest.raises(ValueError, match="exceeds the 8 actors"):
+        compare_split_protocols(pipe, X, y, n_splits=9)
