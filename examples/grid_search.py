@@ -13,7 +13,7 @@ Run::
     python examples/grid_search.py --fast          # tiny settings, ~1-2 min (used by the tests)
     python examples/grid_search.py --root /data/CREMA-D --cache ~/.cache/mmemotion
 
-``MMEMOTION_EXAMPLE_FAST=1`` in the environment is the same as ``--fast``.
+``MMEMOTION_FAST=1`` in the environment is the same as ``--fast``.
 """
 
 import argparse
@@ -43,7 +43,7 @@ def main(argv=None):
     parser.add_argument("--work", type=Path, help="where the synthetic set and the cache go (default: a temp dir)")
     parser.add_argument("--cache", type=Path, help="feature cache directory (default: <work>/cache)")
     parser.add_argument("--folds", type=int, default=None, help="actor-grouped folds (default 4; 2 with --fast)")
-    parser.add_argument("--fast", action="store_true", default=os.environ.get("MMEMOTION_EXAMPLE_FAST") == "1")
+    parser.add_argument("--fast", action="store_true", default=bool(os.environ.get("MMEMOTION_FAST")))
     args = parser.parse_args(argv)
 
     work = args.work or Path(tempfile.mkdtemp(prefix="mmemotion_grid_"))

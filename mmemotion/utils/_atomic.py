@@ -37,10 +37,21 @@ def atomic_path(path, *, overwrite=True):
     tmp = Path(tmp)
     try:
         yield tmp
+        # mkstemp creates the file owner-only (0600); give the result the permissions any other
+        # new file would get, so a report can be shared as usual.
+        if tmp.exists():
+            os.chmod(tmp, 0o666 & ~_current_umask())
         os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _current_umask():
+    # os.umask can only be read by setting it; set it back at once.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def check_can_write(path, *, overwrite=False):

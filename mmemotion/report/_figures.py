@@ -1,0 +1,345 @@
+"""Matplotlib figures for the report, returned as ``data:`` URIs (PNG, base64).
+
+Figures are drawn on :class:`matplotlib.figure.Figure` with the Agg canvas directly instead of
+through ``pyplot``: this needs no display, changes no global backend, and keeps no figure alive
+in pyplot's registry (the matplotlib docs' "Embedding in a web application server" recipe).
+"""
+
+import base64
+import io
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+__all__ = [
+    "to_data_uri",
+    "bar_counts",
+    "eda_overview",
+    "waveform_mfcc",
+    "frame_strip",
+    "image_data_uri",
+    "confusion",
+    "training_curves",
+    "modality_importance",
+    "mfcc_saliency",
+    "frames_attribution",
+    "shapley_waterfall",
+    "model_vs_human",
+    "mpl_text",
+]
+
+DPI = 80
+PALETTE = {"audio": "#1f77b4", "video": "#ff7f0e", "text": "#2ca02c"}
+_FALLBACK = ["#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+
+
+def mpl_text(text):
+    """Make a user string safe for matplotlib, whose mathtext parser chokes on ``$``."""
+    return str(text).replace("$", r"\$")
+
+
+def modality_color(modality, i=0):
+    return PALETTE.get(modality, _FALLBACK[i % len(_FALLBACK)])
+
+
+def _figure(width, height):
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def to_data_uri(fig):
+    """Render ``fig`` as PNG and return it as a ``data:image/png;base64,...`` URI."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _bar(ax, labels, values, title, color="#4c72b0", horizontal=False):
+    labels = [mpl_text(label) for label in labels]
+    positions = np.arange(len(labels))
+    if horizontal:
+        ax.barh(positions, values, color=color)
+        ax.set_yticks(positions, labels)
+        ax.invert_yaxis()
+    else:
+        ax.bar(positions, values, color=color)
+        ax.set_xticks(positions, labels, rotation=30 if max(map(len, labels), default=0) > 4 else 0)
+    ax.set_title(title)
+    ax.spines[["top", "right"]].set_visible(False)
+
+
+def bar_counts(counts, title, *, width=4.0, height=2.6):
+    """Bar chart of a ``{label: count}`` mapping."""
+    fig = _figure(width, height)
+    _bar(fig.add_subplot(), list(counts), list(counts.values()), title)
+    return to_data_uri(fig)
+
+
+def eda_overview(panels):
+    """Several count bar charts side by side.
+
+    Parameters
+    ----------
+    panels : list of (title, {label: count}, kind)
+        ``kind`` is ``"bar"`` or ``"hist"`` (then the mapping is ``{"values": array}``).
+    """
+    fig = _figure(3.2 * len(panels), 2.8)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (title, data, kind) in zip(axes, panels):
+        if kind == "hist":
+            ax.hist(np.asarray(data["values"], dtype=float), bins=10, color="#4c72b0", edgecolor="white")
+            ax.set_title(title)
+            ax.spines[["top", "right"]].set_visible(False)
+        else:
+            _bar(ax, list(data), list(data.values()), title, horizontal=len(data) > 6)
+    return to_data_uri(fig)
+
+
+def waveform_mfcc(signal, sr, mfcc):
+    """A waveform above its MFCC image, as in the seed report's "sample audio" figure."""
+    fig = _figure(8.0, 3.6)
+    ax_wave, ax_mfcc = fig.subplots(2, 1)
+    t = np.arange(len(signal)) / sr
+    ax_wave.plot(t, signal, lw=0.5, color="#1f77b4")
+    ax_wave.set_xlim(0, t[-1] if len(t) else 1)
+    ax_wave.set_xlabel("time (s)")
+    ax_wave.set_title("waveform")
+    image = ax_mfcc.imshow(standardize_rows(mfcc), aspect="auto", origin="lower", cmap="magma",
+                           interpolation="nearest", vmin=-2.5, vmax=2.5)
+    ax_mfcc.set_xlabel("frame")
+    ax_mfcc.set_ylabel("coefficient")
+    ax_mfcc.set_title("MFCC (each coefficient standardised over time)")
+    fig.colorbar(image, ax=ax_mfcc, pad=0.01)
+    return to_data_uri(fig)
+
+
+def _rgb(frame):
+    frame = np.asarray(frame)
+    if frame.ndim == 3 and frame.shape[-1] == 1:
+        frame = frame[..., 0]
+    if frame.ndim == 2:
+        frame = np.repeat(frame[..., None], 3, axis=-1)
+    if frame.dtype != np.uint8:  # float frames in [0, 1], as FrameSampler(dtype=float32) gives
+        frame = np.clip(np.asarray(frame, dtype=float) * 255, 0, 255).astype(np.uint8)
+    return frame
+
+
+def _mosaic(tiles, cols, gap=2):
+    """Tile equally sized (H, W, 3) uint8 images on a white background, row-major."""
+    tiles = list(tiles)
+    rows = int(np.ceil(len(tiles) / cols))
+    height, width = tiles[0].shape[:2]
+    canvas = np.full((rows * (height + gap) - gap, cols * (width + gap) - gap, 3), 255, np.uint8)
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, cols)
+        canvas[r * (height + gap): r * (height + gap) + height, c * (width + gap): c * (width + gap) + width] = tile
+    return canvas
+
+
+def image_data_uri(image):
+    """Encode an (H, W, 3) uint8 RGB array as a PNG ``data:`` URI without drawing a figure."""
+    import matplotlib.image
+
+    buffer = io.BytesIO()
+    matplotlib.image.imsave(buffer, image, format="png")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def frame_strip(frames, *, cols=8):
+    """A grid of video frames, ndarray of shape (T, H, W, C) uint8 (RGB) or (T, H, W)."""
+    return image_data_uri(_mosaic([_rgb(f) for f in frames], cols))
+
+
+def _resize_nearest(values, height, width):
+    """Nearest-neighbour resize of a 2-D map; enough to lay a coarse attribution grid on a frame."""
+    rows = (np.arange(height) * values.shape[0] / height).astype(int)
+    cols = (np.arange(width) * values.shape[1] / width).astype(int)
+    return values[rows][:, cols]
+
+
+def confusion(matrix, classes):
+    """Row-normalised confusion matrix with the raw counts written in each cell."""
+    matrix = np.asarray(matrix, dtype=float)
+    rows = matrix.sum(axis=1, keepdims=True)
+    norm = np.divide(matrix, rows, out=np.zeros_like(matrix), where=rows > 0)
+    fig = _figure(4.4, 3.8)
+    ax = fig.add_subplot()
+    image = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    labels = [mpl_text(c) for c in classes]
+    ax.set_xticks(range(len(classes)), labels, rotation=45)
+    ax.set_yticks(range(len(classes)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for (i, j), count in np.ndenumerate(matrix):
+        ax.text(j, i, f"{int(count)}", ha="center", va="center", fontsize=8,
+                color="white" if norm[i, j] > 0.6 else "black")
+    fig.colorbar(image, ax=ax, fraction=0.046, label="row share")
+    return to_data_uri(fig)
+
+
+def training_curves(history):
+    """Loss and validation-accuracy curves from a skorch history (list of per-epoch dicts)."""
+    epochs = [row.get("epoch", i + 1) for i, row in enumerate(history)]
+    fig = _figure(8.0, 2.8)
+    ax_loss, ax_acc = fig.subplots(1, 2)
+    for key, style in (("train_loss", "-o"), ("valid_loss", "-s")):
+        values = [row.get(key) for row in history]
+        if any(v is not None for v in values):
+            ax_loss.plot(epochs, [np.nan if v is None else v for v in values], style, ms=3, label=key)
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_title("loss")
+    ax_loss.legend(fontsize=8)
+    plotted = False
+    for key in ("train_acc", "valid_acc"):
+        values = [row.get(key) for row in history]
+        if any(v is not None for v in values):
+            ax_acc.plot(epochs, [np.nan if v is None else v for v in values], "-o", ms=3, label=key)
+            plotted = True
+    ax_acc.set_xlabel("epoch")
+    ax_acc.set_title("accuracy")
+    if plotted:
+        ax_acc.legend(fontsize=8)
+    else:
+        ax_acc.text(0.5, 0.5, "no accuracy recorded", ha="center", va="center", transform=ax_acc.transAxes)
+    for ax in (ax_loss, ax_acc):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.spines[["top", "right"]].set_visible(False)
+    return to_data_uri(fig)
+
+
+def modality_importance(modalities, panels):
+    """Side-by-side bar charts: one panel per importance measure, one bar per modality.
+
+    Parameters
+    ----------
+    modalities : list of str
+    panels : list of (title, {series name: list of float per modality})
+    """
+    fig = _figure(3.4 * len(panels), 2.9)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    positions = np.arange(len(modalities))
+    for ax, (title, series) in zip(axes, panels):
+        width = 0.8 / max(len(series), 1)
+        for k, (name, values) in enumerate(series.items()):
+            offset = (k - (len(series) - 1) / 2) * width
+            colors = [modality_color(m, i) for i, m in enumerate(modalities)]
+            ax.bar(positions + offset, values, width * 0.95, color=colors,
+                   alpha=1.0 - 0.5 * k / max(len(series), 1), label=mpl_text(name), edgecolor="black", lw=0.3)
+        ax.set_xticks(positions, [mpl_text(m) for m in modalities])
+        ax.axhline(0, color="black", lw=0.6)
+        ax.set_title(mpl_text(title), fontsize=10)
+        if len(series) > 1:
+            ax.legend(fontsize=7)
+        ax.spines[["top", "right"]].set_visible(False)
+    return to_data_uri(fig)
+
+
+def standardize_rows(values):
+    """Z-score each row (MFCC coefficient) for display: c0 (log energy) is ten times larger than
+    the other coefficients and would otherwise flatten the image to one colour."""
+    values = np.asarray(values, dtype=float)
+    std = values.std(axis=-1, keepdims=True)
+    return (values - values.mean(axis=-1, keepdims=True)) / np.where(std > 0, std, 1.0)
+
+
+def _symmetric_limit(values):
+    limit = float(np.nanmax(np.abs(values))) if np.size(values) else 0.0
+    return limit if limit > 0 else 1.0
+
+
+def mfcc_saliency(mfcc, attribution):
+    """The MFCC input beside its attribution map (diverging, centred on zero)."""
+    panels = [(m, t) for m, t in ((mfcc, "MFCC input (z-scored rows)"), (attribution, "attribution (IG)"))
+              if m is not None]
+    fig = _figure(2.6 * len(panels), 2.1)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (values, title) in zip(axes, panels):
+        values = np.asarray(values, dtype=float)
+        if title.startswith("attribution"):
+            limit = _symmetric_limit(values)
+            ax.imshow(values, aspect="auto", origin="lower", cmap="RdBu_r", vmin=-limit, vmax=limit,
+                      interpolation="nearest")
+        else:
+            ax.imshow(standardize_rows(values), aspect="auto", origin="lower", cmap="magma", interpolation="nearest",
+                      vmin=-2.5, vmax=2.5)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("frame", fontsize=8)
+        ax.tick_params(labelsize=7)
+    return to_data_uri(fig)
+
+
+def frames_attribution(frames, attribution, *, cols=8, size=80):
+    """Frames (T, H, W, C) uint8 or None, blended with |attribution| (T, h, w) in the jet colour map.
+
+    The mosaic is composed in numpy (one PNG, no matplotlib axes): 16 small axes per clip made
+    the gallery the slowest part of the report.
+    """
+    from matplotlib import colormaps
+
+    count = len(frames) if frames is not None else len(attribution)
+    tiles = []
+    heat = None
+    if attribution is not None:
+        heat = np.abs(np.asarray(attribution, dtype=float))
+        # One scale for the whole clip, so frames compare; the 99th percentile rather than the
+        # maximum, because pixel attributions are spiky and a single pixel would wash out the rest.
+        scale = np.percentile(heat, 99)
+        heat = np.clip(heat / (scale if scale > 0 else 1.0), 0, 1)
+    for t in range(count):
+        if frames is not None:
+            frame = _rgb(frames[t]).astype(float)
+            frame = np.stack([_resize_nearest(frame[..., c], size, size) for c in range(3)], axis=-1)
+        if heat is not None:
+            h = _resize_nearest(heat[t], size, size)
+            overlay = colormaps["inferno"](h)[..., :3] * 255
+            # Opacity follows the attribution, so unimportant pixels show the frame untouched.
+            alpha = 0.8 * np.sqrt(h)[..., None]
+            frame = overlay if frames is None else (1 - alpha) * frame + alpha * overlay
+        tiles.append(frame.astype(np.uint8))
+    return image_data_uri(_mosaic(tiles, cols))
+
+
+def shapley_waterfall(modalities, values, base, full, label):
+    """Waterfall from f(no modality) to f(all modalities) for one clip and class."""
+    fig = _figure(3.4, 1.9)
+    ax = fig.add_subplot()
+    names = ["baseline"] + [mpl_text(m) for m in modalities] + ["prediction"]
+    start = float(base)
+    for i, (modality, value) in enumerate(zip(modalities, values), start=1):
+        ax.barh(i, value, left=start, color=modality_color(modality, i) if value >= 0 else "#d62728",
+                edgecolor="black", lw=0.3)
+        ax.text(start + value, i, f" {value:+.2f}", va="center", fontsize=7)
+        start += float(value)
+    ax.barh(0, base, color="#bbbbbb")
+    ax.barh(len(names) - 1, full, color="#555555")
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(min(0.0, ax.get_xlim()[0]), max(1.0, ax.get_xlim()[1]))
+    ax.set_xlabel(f"P({mpl_text(label)})", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.spines[["top", "right"]].set_visible(False)
+    return to_data_uri(fig)
+
+
+def model_vs_human(rows):
+    """Grouped bars: human majority accuracy vs model accuracy per presentation.
+
+    rows : list of dict with ``presentation``, ``human_accuracy``, ``model_accuracy``, ``agreement``.
+    """
+    fig = _figure(1.6 + 1.6 * len(rows), 2.8)
+    ax = fig.add_subplot()
+    positions = np.arange(len(rows))
+    for k, (key, color) in enumerate(
+        (("human_accuracy", "#999999"), ("model_accuracy", "#4c72b0"), ("agreement", "#dd8452"))
+    ):
+        values = [row[key] for row in rows]
+        ax.bar(positions + (k - 1) * 0.27, values, 0.26, color=color, label=key.replace("_", " "))
+    ax.set_xticks(positions, [mpl_text(row["label"]) for row in rows], fontsize=8)
+    ax.set_ylim(0, 1.25)
+    ax.set_yticks(np.linspace(0, 1, 6))
+    ax.legend(fontsize=7, loc="upper center", ncols=3, frameon=False)
+    ax.spines[["top", "right"]].set_visible(False)
+    return to_data_uri(fig)

@@ -1,0 +1,186 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mmemotion import cli
+from mmemotion.explain import Explanation
+from mmemotion.report import SECTIONS
+
+from report._report_fakes import make_explanation  # tests/ is on sys.path (pytest rootdir insertion)
+
+COMMANDS = ("demo", "synth", "fit", "predict", "explain", "report")
+
+
+def run(*argv):
+    return cli.main([str(a) for a in argv])
+
+
+def test_help_lists_every_command():
+    done = subprocess.run([sys.executable, "-m", "mmemotion.cli", "--help"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0
+    for command in COMMANDS:
+        assert command in done.stdout
+    # The console script declared in pyproject is installed beside the interpreter.
+    script = Path(sys.executable).parent / "mmemotion"
+    done = subprocess.run([str(script), "demo", "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "--out" in done.stdout and "--quick" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["fit", "--data", "{tmp}/missing", "--out", "{tmp}/m.mmemotion"], "is not a folder"),
+        (["predict", "--model", "{tmp}/missing.mmemotion", "--data", "{tmp}", "--out", "{tmp}/p.csv"],
+         "does not exist"),
+        (["report", "--model", "{tmp}/missing.mmemotion", "--data", "{tmp}", "--out", "{tmp}/r.html"],
+         "does not exist"),
+    ],
+)
+def test_user_errors_are_one_line_without_traceback(tmp_path, capsys, argv, message):
+    status = run(*[a.format(tmp=tmp_path) for a in argv])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert message in err and "Traceback" not in err
+    assert err.startswith(f"mmemotion {argv[0]}: error:")
+
+
+def test_nothing_overwritten_without_force(tmp_path, capsys):
+    mine = tmp_path / "report.html"
+    mine.write_text("my own file")
+    status = run("demo", "--quick", "--out", tmp_path)
+    assert status == 1
+    assert "--force" in capsys.readouterr().err
+    assert mine.read_text() == "my own file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
+
+
+def test_synth_then_refuse_then_force(tmp_path, capsys):
+    out = tmp_path / "synth"
+    assert run("synth", "--out", out, "--n-actors", 2, "--clips-per-actor", 6, "--duration", 0.4, "-q") == 0
+    wavs = sorted((out / "AudioWAV").glob("*.wav"))
+    assert len(wavs) == 12 and len(list((out / "VideoFlash").glob("*.flv"))) == 12
+    before = wavs[0].stat().st_mtime_ns
+    assert run("synth", "--out", out, "--n-actors", 2, "--clips-per-actor", 6, "-q") == 1
+    assert "--force" in capsys.readouterr().err
+    assert wavs[0].stat().st_mtime_ns == before
+    # --force replaces a synthetic folder, but never a folder that is not one.
+    other = tmp_path / "holiday"
+    other.mkdir()
+    (other / "photo.jpg").write_bytes(b"x")
+    assert run("synth", "--out", other, "--n-actors", 2, "--clips-per-actor", 6, "--force", "-q") == 1
+    assert "refusing to delete" in capsys.readouterr().err and (other / "photo.jpg").exists()
+    assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
+
+
+def test_grid_parsing():
+    grid = cli._parse_grid(["lr=0.001,0.01", "module__dropout=0.1,0.3", "clf__max_epochs=2,4", "class_weight=none,balanced"])
+    assert grid == {"clf__lr": [0.001, 0.01], "clf__module__dropout": [0.1, 0.3], "clf__max_epochs": [2, 4],
+                    "clf__class_weight": [None, "balanced"]}
+    with pytest.raises(cli.UserError, match="PARAM=V1,V2"):
+        cli._parse_grid(["lr"])
+
+
+def test_explanation_file_round_trip(tmp_path):
+    original = make_explanation(Explanation, n=3)
+    path = cli.save_explanation(original, tmp_path / "e.npz")
+    loaded = cli.load_explanation(path)
+    for name in ("proba", "shapley_values", "audio_maps", "frames", "target_class"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(original, name))
+    assert list(loaded.y_true) == list(original.y_true) and loaded.clip_ids == original.clip_ids
+    assert loaded.words == original.words and loaded.ablation == original.ablation
+    for a, b in zip(loaded.text_word_attributions, original.text_word_attributions):
+        np.testing.assert_allclose(a, b)
+    assert set(loaded.modality_shares) == set(original.modality_shares)
+    with pytest.raises(FileExistsError):
+        cli.save_explanation(original, path)
+
+
+def test_ctrl_c_leaves_no_partial_output(tmp_path, make_synthetic, monkeypatch, capsys):
+    root = make_synthetic(n_actors=3, clips_per_actor=6)
+
+    def interrupted(*args, **kwargs):
+        raise cli.Interrupted()
+
+    monkeypatch.setattr(cli, "_fit", interrupted)
+    out = tmp_path / "out"
+    out.mkdir()
+    status = run("fit", "--data", root, "--out", out / "m.mmemotion", "--epochs", 1, "-q")
+    assert status == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_fit_predict_explain_report(tmp_path, make_synthetic, capsys):
+    root = make_synthetic(n_actors=4, clips_per_actor=6)
+    model = tmp_path / "m.mmemotion"
+    assert run("fit", "--data", root, "--out", model, "--epochs", 2, "--test-size", 0.25, "-q") == 0
+    meta = json.loads((tmp_path / "m.mmemotion.meta.json").read_text())
+    test_actors = meta["split"]["test_actors"]
+    assert len(test_actors) == 1 and not set(test_actors) & set(meta["split"]["train_actors"])
+    assert 0 <= meta["evaluation"]["accuracy"] <= 1
+    assert run("fit", "--data", root, "--out", model, "--epochs", 1, "-q") == 1  # exists, no --force
+
+    assert run("predict", "--model", model, "--data", root, "--out", tmp_path / "p.csv", "-q") == 0
+    import pandas as pd
+
+    table = pd.read_csv(tmp_path / "p.csv")
+    assert len(table) == 24 and set(table["predicted"]) <= {"ANG", "DIS", "FEA", "HAP", "NEU", "SAD"}
+    assert np.allclose(table.filter(like="proba_").sum(1), 1, atol=1e-4)
+
+    args = ("--model", model, "--data", root, "--n-clips", 3, "--n-steps", 2, "--shap-nsamples", 2, "-q")
+    assert run("explain", *args, "--out", tmp_path / "e.npz") == 0
+    explanation = cli.load_explanation(tmp_path / "e.npz")
+    assert {int(c.split("_")[0]) for c in explanation.clip_ids} <= set(test_actors)  # held-out actors only
+
+    html = tmp_path / "r.html"
+    assert run("report", "--model", model, "--data", root, "--explanation", tmp_path / "e.npz",
+               "--out", html, "-q") == 0
+    numbers = json.loads(html.with_suffix(".json").read_text())
+    assert all(numbers["sections"][sid]["available"] for sid, _ in SECTIONS)
+    assert numbers["sections"]["overview"]["split"]["test_actors"] == test_actors
+    assert str(html.resolve()) in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_demo_quick_end_to_end(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert run("demo", "--quick", "--out", out, "-q") == 0
+    printed = capsys.readouterr().out
+    assert printed.strip().splitlines()[-1] == f"report: {(out / 'report.html').resolve()}"
+    numbers = json.loads((out / "report.json").read_text())
+    for sid, _ in SECTIONS:
+        assert numbers["sections"][sid]["available"], sid
+    models = numbers["sections"]["evaluation"]["models"]
+    assert set(models) == {"fusion", "audio", "video"}
+    matched = {(r["model"], r["presentation"]) for r in numbers["sections"]["trust"]["human_vs_model"] if r["matched"]}
+    assert matched == {("fusion", "multimodal"), ("audio", "voice"), ("video", "face")}
+    split = numbers["sections"]["overview"]["split"]
+    assert not set(split["train_actors"]) & set(split["test_actors"])
+    assert (out / "model.mmemotion").is_file() and (out / "data" / "AudioWAV").is_dir()
+    # A second run refuses, --force replaces.
+    assert run("demo", "--quick", "--out", out, "-q") == 1
+
+
+@pytest.mark.slow
+def test_fit_grid_search_reaches_the_report(tmp_path, make_synthetic):
+    root = make_synthetic(n_actors=4, clips_per_actor=6)
+    model = tmp_path / "g.mmemotion"
+    assert run("fit", "--data", root, "--out", model, "--grid", "max_epochs=1,2", "--cv", 2,
+               "--set", "batch_size=8", "-q") == 0
+    meta = json.loads((tmp_path / "g.mmemotion.meta.json").read_text())
+    assert meta["grid"] == {"clf__max_epochs": [1, 2]}
+    assert meta["params"]["classifier"]["batch_size"] == 8
+    html = tmp_path / "g.html"
+    assert run("report", "--model", model, "--data", root, "--out", html, "-q") == 0
+    numbers = json.loads(html.with_suffix(".json").read_text())
+    cv = numbers["sections"]["evaluation"]["cv_results"]
+    assert len(cv["params"]) == 2 and len(cv["mean_test_score"]) == 2
+    assert "Cross-validation" in html.read_text() and "clf__max_epochs=2" in html.read_text()
+    # No explanation was given: the gallery says why instead of failing.
+    assert numbers["sections"]["gallery"]["available"] is False
