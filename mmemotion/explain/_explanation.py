@@ -36,7 +36,8 @@ class Explanation:
     modality_shares : dict of str -> ndarray of shape (n, m)
         For each attribution method (``"integrated_gradients"``, ``"gradient_shap"``,
         ``"saliency"``, ``"shap"``), each modality's share of the clip's total absolute
-        attribution; rows sum to 1.
+        attribution; rows sum to 1. ``"shapley"`` holds the same share computed from the
+        absolute modality Shapley values of the predicted class.
     audio_maps : ndarray of shape (n, n_mfcc, n_frames) or None
         Integrated-Gradients attribution over the MFCC input for the target class.
     video_maps : ndarray of shape (n, T, H, W) or None
@@ -51,7 +52,8 @@ class Explanation:
         The sampled frames of the explained clips, for display (C is 1 or 3).
     shap_maps : dict of str -> ndarray
         Within-modality SHAP values (``shap.GradientExplainer``) for the target class, keyed by
-        modality, each in that modality's natural per-clip shape with a leading ``n`` axis.
+        modality, reduced like the Integrated-Gradients maps (audio ``(n, n_mfcc, n_frames)``,
+        video ``(n, T, H, W)``, text ``(n, dim)`` per embedding coordinate).
     shapley_values : ndarray of shape (n, k, m)
         Exact modality-level Shapley values of the predicted probability of every class.
     shapley_base : ndarray of shape (n, k)
@@ -62,6 +64,9 @@ class Explanation:
     ablation : dict of str -> dict of str -> float
         ``{"none": {...}, "audio": {...}, ...}``: accuracy and macro-F1 with no modality removed,
         or with the named modality replaced by its baseline (needs ``y_true``).
+    ablation_alone : dict of str -> dict of str -> float
+        ``{"audio": {...}, ...}``: accuracy and macro-F1 with only the named modality present,
+        every other modality at its baseline (needs ``y_true``). Feeds the leakage alarm.
     sanity : dict of str -> float
         Sanity checks, e.g. ``"randomisation_spearman"`` (rank correlation of trained vs
         re-initialised model maps; low means the maps depend on what was learned) and
@@ -96,6 +101,7 @@ class Explanation:
     shapley_base: np.ndarray = None
     shapley_full: np.ndarray = None
     ablation: dict = field(default_factory=dict)
+    ablation_alone: dict = field(default_factory=dict)
     sanity: dict = field(default_factory=dict)
     baselines: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)

@@ -25,7 +25,7 @@ def _as_tuple(value, name, *, length=None, allow_empty=False):
 class _AudioStream(nn.Module):
     """Conv2D blocks over MFCC maps ``(n, C, n_mfcc, n_frames)`` -> ``(n, widths[-1] * freq_bins)``."""
 
-    def __init__(self, shape, widths, freq_bins, dropout):
+    def __init__(self, shape, widths, freq_bins, dropout, norm=False):
         super().__init__()
         channels, n_mfcc, _ = shape
         # MFCC coefficients differ in scale by two orders of magnitude (c0 is the log energy), so
@@ -47,21 +47,23 @@ class _AudioStream(nn.Module):
         # coefficient is high says where the spectral energy is), so a few frequency bands are
         # kept apart; the fixed output size keeps the stream agnostic to the clip length.
         self.pool = nn.AdaptiveAvgPool2d((freq_bins, 1))
-        self.dropout = nn.Dropout(dropout)
         self.out_features = c_in * freq_bins
+        self.norm = nn.LayerNorm(self.out_features) if norm else nn.Identity()
+        self.dropout = nn.Dropout(dropout)
 
     def forward(self, x):
         n, c, m, f = x.shape
         x = self.input_norm(x.reshape(n, c * m, f)).reshape(n, c, m, f)
-        return self.dropout(self.pool(self.blocks(x)).flatten(1))
+        return self.dropout(self.norm(self.pool(self.blocks(x)).flatten(1)))
 
 
 class _VideoStream(nn.Module):
     """Conv3D blocks over clips ``(n, C, T, H, W)`` -> ``(n, widths[-1] * grid_h * grid_w)``."""
 
-    def __init__(self, shape, widths, stem_stride, grid, dropout):
+    def __init__(self, shape, widths, stem_stride, grid, dropout, norm=False, standardize=False):
         super().__init__()
         channels = shape[0]
+        self.standardize = bool(standardize)
         layers, c_in = [], channels
         for i, width in enumerate(widths):
             # The strided first layer quarters the spatial work of every later layer; on 2 CPU
@@ -79,17 +81,25 @@ class _VideoStream(nn.Module):
         # Pool over time and into a coarse spatial grid: where a feature fires (brows in the
         # upper half, mouth in the lower half of a face crop) carries the expression.
         self.pool = nn.AdaptiveAvgPool3d((1, *grid))
-        self.dropout = nn.Dropout(dropout)
         self.out_features = c_in * grid[0] * grid[1]
+        self.norm = nn.LayerNorm(self.out_features) if norm else nn.Identity()
+        self.dropout = nn.Dropout(dropout)
 
     def forward(self, x):
-        return self.dropout(self.pool(self.blocks(x)).flatten(1))
+        if self.standardize:
+            # Per clip and colour channel: an actor's skin tone, lighting and background shift
+            # the whole clip's brightness, which says nothing about the expression; removing
+            # the clip mean and scale leaves the shapes (mouth, brows, eyes) the convs need.
+            mean = x.mean(dim=(2, 3, 4), keepdim=True)
+            std = x.std(dim=(2, 3, 4), keepdim=True)
+            x = (x - mean) / (std + 1e-3)
+        return self.dropout(self.norm(self.pool(self.blocks(x)).flatten(1)))
 
 
 class _TextStream(nn.Module):
     """Dense layers over sentence embeddings ``(n, dim)`` -> ``(n, widths[-1])``."""
 
-    def __init__(self, dim, widths, dropout):
+    def __init__(self, dim, widths, dropout, norm=False):
         super().__init__()
         layers, d_in = [], dim
         for width in widths:
@@ -97,9 +107,10 @@ class _TextStream(nn.Module):
             d_in = width
         self.blocks = nn.Sequential(*layers)
         self.out_features = d_in
+        self.norm = nn.LayerNorm(self.out_features) if norm else nn.Identity()
 
     def forward(self, x):
-        return self.blocks(x)
+        return self.norm(self.blocks(x))
 
 
 class ThreeStreamModule(nn.Module):
@@ -107,7 +118,9 @@ class ThreeStreamModule(nn.Module):
 
     Each active modality has its own stream that ends in adaptive average pooling, so the
     network accepts any MFCC length or clip size; the stream embeddings are concatenated and
-    passed through one hidden dense layer to the class logits. The same class gives
+    passed through one hidden dense layer to the class logits. Each embedding is
+    layer-normalised and, during training, whole embeddings are randomly dropped per sample
+    (modality dropout), so that the fused model uses every stream. The same class gives
     audio-only, video-only, text-only and fused models through ``modalities``.
 
     Used through :class:`~mmemotion.models.FusionClassifier`, which fills in ``audio_shape``,
@@ -147,6 +160,18 @@ class ThreeStreamModule(nn.Module):
         Hidden size of the dense layer after concatenation.
     dropout : float, default=0.3
         Dropout on each stream embedding and on the fusion layer.
+    stream_norm : bool, default=True
+        LayerNorm on each stream embedding before concatenation, so that the streams enter
+        the fusion layer on a comparable scale whatever their width and input statistics.
+    modality_dropout : float, default=0.2
+        During training, each stream embedding of each sample is zeroed with this probability
+        (at least one stream is kept per sample; no effect with a single active stream). It
+        keeps the fused model from relying on whichever stream fits the training actors
+        fastest. 0 switches it off.
+    video_standardize : bool, default=True
+        Standardise every clip per colour channel (zero mean, unit variance over time and
+        space) before the Conv3D blocks, removing clip-wide brightness and contrast (skin
+        tone, lighting, background) that vary by actor, not by emotion.
 
     Attributes
     ----------
@@ -183,6 +208,10 @@ class ThreeStreamModule(nn.Module):
         text_widths=(32,),
         fusion_width=64,
         dropout=0.3,
+        stream_norm=True,
+        modality_dropout=0.2,
+        video_standardize=True,
+        fusion="concat",
     ):
         super().__init__()
         if isinstance(modalities, str):
@@ -196,6 +225,14 @@ class ThreeStreamModule(nn.Module):
             )
         if not (isinstance(dropout, numbers.Real) and 0 <= dropout < 1):
             raise ValueError(f"ThreeStreamModule: `dropout` must be in [0, 1), got {dropout!r}.")
+        if not (isinstance(modality_dropout, numbers.Real) and 0 <= modality_dropout < 1):
+            raise ValueError(
+                f"ThreeStreamModule: `modality_dropout` must be in [0, 1), got {modality_dropout!r}."
+            )
+        self.modality_dropout = float(modality_dropout)
+        if fusion not in ("concat", "sum"):
+            raise ValueError(f"ThreeStreamModule: `fusion` must be 'concat' or 'sum', got {fusion!r}.")
+        self.fusion = fusion
         # Keep the canonical order so that the fusion layer's input layout does not depend on
         # how the user spelled `modalities`.
         self.modalities = tuple(m for m in MODALITIES if m in modalities)
@@ -207,7 +244,8 @@ class ThreeStreamModule(nn.Module):
                 raise ValueError("ThreeStreamModule: `audio_shape` (C, n_mfcc, n_frames) is required when 'audio' is active.")
             self.audio_shape = _as_tuple(audio_shape, "audio_shape", length=3)
             streams["audio"] = _AudioStream(
-                self.audio_shape, _as_tuple(audio_widths, "audio_widths"), int(audio_freq_bins), dropout
+                self.audio_shape, _as_tuple(audio_widths, "audio_widths"), int(audio_freq_bins), dropout,
+                norm=stream_norm,
             )
         if "video" in self.modalities:
             if video_shape is None:
@@ -219,21 +257,29 @@ class ThreeStreamModule(nn.Module):
                 _as_tuple(video_stem_stride, "video_stem_stride", length=3),
                 _as_tuple(video_grid, "video_grid", length=2),
                 dropout,
+                norm=stream_norm,
+                standardize=video_standardize,
             )
         if "text" in self.modalities:
             if text_dim is None:
                 raise ValueError("ThreeStreamModule: `text_dim` is required when 'text' is active.")
             self.text_dim = int(text_dim)
-            streams["text"] = _TextStream(self.text_dim, _as_tuple(text_widths, "text_widths", allow_empty=True), dropout)
+            streams["text"] = _TextStream(self.text_dim, _as_tuple(text_widths, "text_widths", allow_empty=True), dropout, norm=stream_norm
+            )
         self.streams = nn.ModuleDict(streams)
 
-        n_fused = sum(stream.out_features for stream in self.streams.values())
-        self.head = nn.Sequential(
-            nn.Linear(n_fused, int(fusion_width)),
-            nn.ReLU(inplace=True),
-            nn.Dropout(dropout),
-            nn.Linear(int(fusion_width), self.n_classes),
-        )
+        def make_head(n_in):
+            return nn.Sequential(
+                nn.Linear(n_in, int(fusion_width)),
+                nn.ReLU(inplace=True),
+                nn.Dropout(dropout),
+                nn.Linear(int(fusion_width), self.n_classes),
+            )
+
+        if self.fusion == "concat":
+            self.head = make_head(sum(stream.out_features for stream in self.streams.values()))
+        else:
+            self.heads = nn.ModuleDict({m: make_head(s.out_features) for m, s in self.streams.items()})
 
     def forward(self, audio=None, video=None, text=None):
         """Return class logits.
@@ -263,6 +309,33 @@ class ThreeStreamModule(nn.Module):
                 # feature cache and the DataLoader batches small.
                 x = x.float().div_(255.0)
             # float64 numpy arrays and integer embeddings meet float32 weights here.
-            x = x.to(self.head[0].weight.dtype)
+            x = x.to(self._dtype())
             embeddings.append(self.streams[name](x))
+        if self.fusion == "sum":
+            # Late fusion: every stream votes with its own logits; a dropped stream abstains.
+            embeddings = [self.heads[m](e) for m, e in zip(self.modalities, embeddings)]
+        if self.training and self.modality_dropout > 0 and len(embeddings) > 1:
+            embeddings = self._drop_modalities(embeddings)
+        if self.fusion == "sum":
+            return torch.stack(embeddings).sum(dim=0)
         return self.head(torch.cat(embeddings, dim=1))
+
+    def _dtype(self):
+        return next(self.parameters()).dtype
+
+    def _drop_modalities(self, embeddings):
+        """Zero whole stream embeddings per sample, keeping at least one stream per sample."""
+        n, k = embeddings[0].shape[0], len(embeddings)
+        device = embeddings[0].device
+        keep = torch.rand(n, k, device=device) >= self.modality_dropout
+        # A sample that lost every stream gets one back at random: all-zero input teaches nothing.
+        none_kept = ~keep.any(dim=1)
+        if none_kept.any():
+            rescue = torch.randint(0, k, (n,), device=device)
+            keep[none_kept, rescue[none_kept]] = True
+        # With per-stream LayerNorm a zeroed embedding equals the stream's mean embedding
+        # (before the affine shift), i.e. "no evidence from this modality". The fused head
+        # then cannot lean on one easy stream (the one that fits the training actors fastest)
+        # and must learn each stream's evidence on its own, which is what generalises to new
+        # actors (same idea as ModDrop, Neverova et al. 2016).
+        return [e * keep[:, i : i + 1].to(e.dtype) for i, e in enumerate(embeddings)]
