@@ -1,0 +1,24 @@
+"""Explanations of fitted mmemotion pipelines: per-modality attributions, saliency maps,
+exact modality Shapley values, ablation, sanity checks and a leakage alarm.
+
+Results are plain numpy data (:class:`Explanation`), rendered by :mod:`mmemotion.report`.
+"""
+
+from ._explain import ALL_METHODS, DEFAULT_METHODS, explain, map_rank_correlation, randomised_copy
+from ._explanation import Explanation
+from ._modalities import MODALITY_SPECS, ModalitySpec
+from ._shapley import coalition_masks, exact_shapley_values, to_shap_explanation
+
+__all__ = [
+    "ALL_METHODS",
+    "DEFAULT_METHODS",
+    "MODALITY_SPECS",
+    "Explanation",
+    "ModalitySpec",
+    "coalition_masks",
+    "exact_shapley_values",
+    "explain",
+    "map_rank_correlation",
+    "randomised_copy",
+    "to_shap_explanation",
+]

@@ -1,0 +1,614 @@
+"""``explain``: attributions, modality Shapley values, ablation and sanity checks of a fitted pipeline."""
+
+import copy
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy.stats import spearmanr
+from sklearn.metrics import accuracy_score, f1_score
+
+from ..utils import progress
+from ._attribution import GRADIENT_METHODS, PositionalForward, integrated_gradients, shap_gradient
+from ._explanation import Explanation
+from ._modalities import as_float_input, make_baseline, reduce_map, spec_for
+from ._shapley import coalition_masks, exact_shapley_values
+
+__all__ = ["ALL_METHODS", "DEFAULT_METHODS", "explain", "map_rank_correlation", "randomised_copy"]
+
+DEFAULT_METHODS = ("integrated_gradients", "gradient_shap", "shap", "shapley", "ablation", "sanity")
+ALL_METHODS = DEFAULT_METHODS + ("saliency",)
+
+#: Leakage alarm thresholds: accuracy of one modality alone, share of one modality in every clip.
+ALONE_ACCURACY_ALARM = 0.95
+DOMINANT_SHARE_ALARM = 0.9
+#: Below this many labelled clips an accuracy of 1.0 is too likely by chance to raise an alarm.
+MIN_CLIPS_FOR_ACCURACY_ALARM = 12
+#: IG completeness gaps above this fraction of |f(x) - f(baseline)| deserve a larger n_steps.
+COMPLETENESS_WARNING = 0.05
+
+_LEAK_HINT = (
+    "On CREMA-D the classic cause is the emotion code in the file name (e.g. '1001_DFA_ANG_XX'): "
+    "check that no feature sees the full clip id (FilenameEmbedder(include_label_codes=True), a "
+    "path column, a per-file cache key) before trusting the model."
+)
+
+
+def explain(
+    pipeline,
+    X,
+    y=None,
+    *,
+    methods=DEFAULT_METHODS,
+    n_samples=50,
+    random_state=0,
+    batch_size=16,
+    n_steps=32,
+    shap_nsamples=32,
+    n_background=16,
+    X_background=None,
+    verbose=True,
+):
+    """Explain a fitted mmemotion pipeline on a reproducible subsample of clips.
+
+    The network is put in eval mode and every explanation targets the predicted class of each
+    clip. Inputs are the modality tensors of ``pipeline[:-1].transform(X)`` as one tuple, so each
+    method returns one attribution per modality. An "absent" modality is replaced by its
+    baseline, chosen per modality (see ``Explanation.baselines``): the per-coefficient mean MFCC,
+    the mean frame, and the zero text vector (no words).
+
+    Parameters
+    ----------
+    pipeline : sklearn.pipeline.Pipeline
+        Fitted pipeline whose last step is a skorch classifier with ``module_`` (a network with
+        ``forward(audio=None, video=None, text=None) -> logits``) and ``classes_``, and whose
+        earlier steps turn ``X`` into a :class:`skorch.helper.SliceDict` keyed by modality.
+    X : pandas.DataFrame of shape (n_clips, n_columns)
+        Clips to explain (the ``load_crema_d`` frame); ``clip_id`` names them.
+    y : array-like of shape (n_clips,), default=None
+        True labels. Stratifies the subsample and enables ablation scores and the
+        accuracy-based leakage alarm.
+    methods : sequence of str, default=("integrated_gradients", "gradient_shap", "shap", \
+"shapley", "ablation", "sanity")
+        Any of ``"integrated_gradients"``, ``"gradient_shap"``, ``"saliency"`` (Captum),
+        ``"shap"`` (``shap.GradientExplainer``), ``"shapley"`` (exact modality Shapley values),
+        ``"ablation"`` (scores with modalities replaced by baselines; needs ``y``) and
+        ``"sanity"`` (parameter-randomisation test and IG completeness; it computes the
+        Integrated-Gradients maps it needs, which are then kept as well).
+    n_samples : int or None, default=50
+        Number of clips explained, drawn reproducibly (stratified by ``y`` when given). None or
+        a number at least ``len(X)`` explains every clip.
+    random_state : int, default=0
+        Seed for the subsample, GradientShap / SHAP draws and the randomised network.
+    batch_size : int, default=16
+        Clips per batch, and the largest number of interpolated inputs Integrated Gradients
+        sends through the network at once (its ``internal_batch_size``): this bounds memory.
+    n_steps : int, default=32
+        Gauss-Legendre steps of Integrated Gradients; raise it if the completeness error warns.
+    shap_nsamples : int, default=32
+        Draws per clip for GradientShap and ``shap.GradientExplainer``.
+    n_background : int, default=16
+        Background clips (drawn from ``X_background``) for GradientShap and SHAP.
+    X_background : pandas.DataFrame, default=None
+        Clips defining the baselines and the SHAP background, e.g. a sample of the training
+        frame. Defaults to the explained clips themselves.
+    verbose : bool, default=True
+        Show progress bars.
+
+    Returns
+    -------
+    explanation : Explanation
+        Numpy-only results; see :class:`Explanation`.
+
+    Examples
+    --------
+    >>> from mmemotion.datasets import load_crema_d, make_synthetic_crema_d
+    >>> from mmemotion.models import make_default_pipeline
+    >>> root = make_synthetic_crema_d("synth", n_actors=4, clips_per_actor=6, duration=1.0,
+    ...                               verbose=False)  # doctest: +SKIP
+    >>> X, y = load_crema_d(root, return_X_y=True)  # doctest: +SKIP
+    >>> pipe = make_default_pipeline().fit(X, y)  # doctest: +SKIP
+    >>> exp = explain(pipe, X, y, n_samples=12, verbose=False)  # doctest: +SKIP
+    >>> exp.mean_modality_shares()["integrated_gradients"]  # doctest: +SKIP
+    {'audio': ..., 'video': ..., 'text': ...}
+    """
+    t_start = time.perf_counter()
+    timings = {}
+    methods = _check_methods(methods)
+    batch_size = _check_positive_int(batch_size, "batch_size")
+    n_steps = _check_positive_int(n_steps, "n_steps")
+    shap_nsamples = _check_positive_int(shap_nsamples, "shap_nsamples")
+    n_background = _check_positive_int(n_background, "n_background")
+    clf, transformers = _pipeline_parts(pipeline)
+    if "ablation" in methods and y is None:
+        raise ValueError(
+            "explain: methods contains 'ablation', which scores predictions against labels, but y "
+            "is None. Pass y (the true emotion codes of X) or drop 'ablation' from methods."
+        )
+
+    index = _subsample(len(X), y, n_samples, random_state)
+    X_sub = _take(X, index)
+    y_sub = None if y is None else np.asarray(y, dtype=object)[index]
+    clip_ids = _clip_ids(X_sub)
+
+    tic = time.perf_counter()
+    features = pipeline[:-1].transform(X_sub)
+    background_features = features if X_background is None else pipeline[:-1].transform(X_background)
+    timings["transform"] = time.perf_counter() - tic
+
+    net = clf.module_
+    net.eval()
+    modalities = _modalities(net, features)
+    specs = [spec_for(m) for m in modalities]
+    device = _device(net)
+    arrays = [as_float_input(s, features[m]) for s, m in zip(specs, modalities)]
+    bg_arrays = [as_float_input(s, background_features[m]) for s, m in zip(specs, modalities)]
+    inputs = tuple(torch.as_tensor(a, device=device) for a in arrays)
+    baselines = tuple(
+        torch.as_tensor(make_baseline(s, b), device=device) for s, b in zip(specs, bg_arrays)
+    )
+    rng = np.random.default_rng(random_state)
+    bg_index = np.sort(rng.choice(len(bg_arrays[0]), min(n_background, len(bg_arrays[0])), replace=False))
+    background = tuple(torch.as_tensor(b[bg_index], device=device) for b in bg_arrays)
+
+    n = len(clip_ids)
+    batches = [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
+    forward = PositionalForward(net, modalities)
+
+    tic = time.perf_counter()
+    logits = _predict(forward, inputs, batches)
+    proba = _softmax(logits)
+    target = proba.argmax(axis=1)
+    classes = list(np.asarray(clf.classes_).tolist())
+    y_pred = np.asarray(classes, dtype=object)[target]
+    timings["predict"] = time.perf_counter() - tic
+
+    exp = Explanation(
+        classes=classes,
+        modalities=list(modalities),
+        clip_ids=clip_ids,
+        y_true=y_sub,
+        y_pred=y_pred,
+        proba=proba,
+        target_class=target,
+    )
+    exp.baselines = {m: s.description for m, s in zip(modalities, specs)}
+    exp.params = dict(
+        methods=list(methods), n_samples=n_samples, random_state=random_state, batch_size=batch_size,
+        n_steps=n_steps, shap_nsamples=shap_nsamples, n_background=len(bg_index),
+        background="X_background" if X_background is not None else "explained clips",
+        index=index.tolist(), output="logit of the predicted class (gradient methods); "
+        "softmax probabilities (Shapley values, ablation)",
+    )
+    for m, s, a in zip(modalities, specs, arrays):
+        if s.display is not None and s.display_field is not None:
+            setattr(exp, s.display_field, s.display(a))
+
+    common = dict(
+        n_steps=n_steps, internal_batch_size=batch_size, background=background,
+        n_draws=shap_nsamples, seed=random_state,
+    )
+    ig_grads = None
+    if "integrated_gradients" in methods or "sanity" in methods:
+        tic = time.perf_counter()
+        ig_attr, ig_grads = _run_integrated_gradients(
+            forward, inputs, baselines, target, batches, common, verbose
+        )
+        exp.modality_shares["integrated_gradients"] = _shares(ig_attr)
+        for m, s, a in zip(modalities, specs, ig_attr):
+            if s.map_field is not None:
+                setattr(exp, s.map_field, reduce_map(s, a))
+        gap, scale = _completeness(forward, inputs, baselines, target, ig_attr, logits)
+        exp.sanity["ig_completeness_error"] = float(np.mean(np.abs(gap)))
+        exp.sanity["ig_completeness_relative_error"] = float(np.mean(np.abs(gap)) / max(np.mean(scale), 1e-12))
+        if exp.sanity["ig_completeness_relative_error"] > COMPLETENESS_WARNING:
+            exp.warnings.append(
+                "Integrated Gradients completeness error is "
+                f"{100 * exp.sanity['ig_completeness_relative_error']:.1f}% of |f(x) - f(baseline)|; "
+                f"the maps are approximate. Increase n_steps (now {n_steps})."
+            )
+        _word_attributions(exp, transformers, X_sub, modalities, arrays, baselines, ig_grads)
+        timings["integrated_gradients"] = time.perf_counter() - tic
+
+    for name in ("gradient_shap", "saliency"):
+        if name in methods:
+            tic = time.perf_counter()
+            attr = _batched_attribution(GRADIENT_METHODS[name], forward, inputs, baselines, target, batches,
+                                        common, verbose, desc=f"explain: {name}")
+            exp.modality_shares[name] = _shares(attr)
+            timings[name] = time.perf_counter() - tic
+
+    if "shap" in methods:
+        tic = time.perf_counter()
+        values = _concat(
+            [
+                shap_gradient(forward, tuple(x[b] for x in inputs), target[b], background=background,
+                              n_draws=shap_nsamples, seed=random_state, batch_size=batch_size)
+                for b in progress(batches, verbose=verbose, desc="explain: shap")
+            ]
+        )
+        exp.modality_shares["shap"] = _shares(values)
+        exp.shap_maps = {m: reduce_map(s, v) for m, s, v in zip(modalities, specs, values)}
+        timings["shap"] = time.perf_counter() - tic
+
+    if "shapley" in methods or "ablation" in methods:
+        tic = time.perf_counter()
+        masks = coalition_masks(len(modalities))
+        coalition_proba = _coalition_proba(forward, inputs, baselines, masks, batches, verbose)
+        if "shapley" in methods:
+            phi = exact_shapley_values(coalition_proba)  # (n, k, m)
+            exp.shapley_values = phi
+            exp.shapley_base = coalition_proba[0]
+            exp.shapley_full = coalition_proba[-1]
+            picked = np.abs(phi[np.arange(n), target])
+            exp.modality_shares["shapley"] = _normalise_rows(picked)
+        if "ablation" in methods:
+            exp.ablation, exp.ablation_alone = _ablation(coalition_proba, masks, modalities, classes, y_sub)
+        timings["shapley_ablation"] = time.perf_counter() - tic
+
+    if "sanity" in methods:
+        tic = time.perf_counter()
+        exp.sanity.update(
+            _randomisation_check(net, modalities, specs, inputs, baselines, target, batches, common,
+                                 ig_attr, random_state, verbose)
+        )
+        timings["sanity"] = time.perf_counter() - tic
+
+    exp.warnings.extend(_leakage_alarms(exp))
+    # Gradient passes must not leave the network in another mode than the one explained.
+    net.eval()
+    timings["total"] = time.perf_counter() - t_start
+    exp.timings = timings
+    return exp
+
+
+# --------------------------------------------------------------------------- validation / access
+
+
+def _check_methods(methods):
+    if isinstance(methods, str):
+        methods = (methods,)
+    methods = tuple(methods)
+    unknown = [m for m in methods if m not in ALL_METHODS]
+    if unknown:
+        raise ValueError(
+            f"explain: unknown methods {unknown}. Choose among {list(ALL_METHODS)} "
+            f"(default {list(DEFAULT_METHODS)})."
+        )
+    return methods
+
+
+def _check_positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"explain: {name} must be a positive integer, got {value!r}.")
+    return int(value)
+
+
+def _pipeline_parts(pipeline):
+    steps = getattr(pipeline, "steps", None)
+    if not steps or len(steps) < 2:
+        raise TypeError(
+            "explain: pipeline must be a fitted sklearn Pipeline of feature steps followed by a "
+            "FusionClassifier (e.g. mmemotion.models.make_default_pipeline().fit(X, y)); got "
+            f"{type(pipeline).__name__}."
+        )
+    clf = pipeline[-1]
+    if getattr(clf, "module_", None) is None or not hasattr(clf, "classes_"):
+        raise ValueError(
+            f"explain: the last pipeline step ({type(clf).__name__}) is not fitted (no module_ / "
+            "classes_). Call pipeline.fit(X, y) before explain."
+        )
+    transformers = {}
+    for _, step in steps[:-1]:
+        # ModalityUnion keeps its fitted steps in ``transformers_`` (``transformer_list`` holds the
+        # unfitted originals); FeatureUnion-like steps expose ``named_transformers``.
+        named = getattr(step, "transformers_", None)
+        if not isinstance(named, dict):
+            named = getattr(step, "named_transformers", None)
+        if named is None and hasattr(step, "transformer_list"):
+            named = dict((name, t) for name, t, *_ in step.transformer_list)
+        if named is not None:
+            transformers.update(dict(named))
+    return clf, transformers
+
+
+def _modalities(net, features):
+    keys = list(features.keys())
+    declared = getattr(net, "modalities", None)
+    if declared is None:
+        return tuple(keys)
+    missing = [m for m in declared if m not in keys]
+    if missing:
+        raise ValueError(
+            f"explain: the network uses modalities {list(declared)} but the pipeline's features "
+            f"only hold {keys}; {missing} are missing. Explain with the pipeline the network was "
+            "fitted in."
+        )
+    return tuple(declared)
+
+
+def _device(net):
+    for p in net.parameters():
+        return p.device
+    return torch.device("cpu")
+
+
+def _subsample(n_total, y, n_samples, random_state):
+    """Indices of a reproducible (stratified, when ``y`` is given) subsample, in original order."""
+    if n_total == 0:
+        raise ValueError("explain: X holds no clips; pass at least one row.")
+    if n_samples is None or n_samples >= n_total:
+        return np.arange(n_total)
+    n_samples = _check_positive_int(n_samples, "n_samples")
+    rng = np.random.default_rng(random_state)
+    if y is None:
+        return np.sort(rng.choice(n_total, n_samples, replace=False))
+    y = np.asarray(y, dtype=object)
+    if len(y) != n_total:
+        raise ValueError(f"explain: X has {n_total} rows but y has {len(y)}; pass one label per row of X.")
+    # Proportional allocation: within each class, clips get evenly spaced random keys in [0, 1),
+    # so the n smallest keys take each class in proportion to its size.
+    key = np.empty(n_total)
+    for label in pd.unique(y):
+        members = rng.permutation(np.flatnonzero(y == label))
+        key[members] = (np.arange(len(members)) + rng.uniform(size=len(members))) / len(members)
+    return np.sort(np.argsort(key, kind="stable")[:n_samples])
+
+
+def _take(X, index):
+    if hasattr(X, "iloc"):
+        return X.iloc[index]
+    return np.asarray(X, dtype=object)[index]
+
+
+def _clip_ids(X_sub):
+    if isinstance(X_sub, pd.DataFrame) and "clip_id" in X_sub.columns:
+        return [str(c) for c in X_sub["clip_id"]]
+    if isinstance(X_sub, pd.DataFrame):
+        return [str(i) for i in X_sub.index]
+    return [str(v) for v in X_sub]
+
+
+# --------------------------------------------------------------------------- computations
+
+
+def _softmax(logits):
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+@torch.no_grad()
+def _predict(forward, inputs, batches):
+    out = [forward(*(x[b] for x in inputs)).detach().cpu().numpy() for b in batches]
+    return np.concatenate(out).astype(np.float64)
+
+
+def _concat(parts):
+    return tuple(np.concatenate([p[i] for p in parts]) for i in range(len(parts[0])))
+
+
+def _batched_attribution(method, forward, inputs, baselines, target, batches, common, verbose, desc):
+    parts = []
+    for b in progress(batches, verbose=verbose, desc=desc):
+        parts.append(method(forward, tuple(x[b] for x in inputs), baselines,
+                            torch.as_tensor(target[b]), **common))
+    return _concat(parts)
+
+
+def _run_integrated_gradients(forward, inputs, baselines, target, batches, common, verbose, desc=None):
+    attr, grads = [], []
+    for b in progress(batches, verbose=verbose, desc=desc or "explain: integrated_gradients"):
+        a, g = integrated_gradients(forward, tuple(x[b] for x in inputs), baselines,
+                                    torch.as_tensor(target[b]), **common)
+        attr.append(a)
+        grads.append(g)
+    return _concat(attr), _concat(grads)
+
+
+def _normalise_rows(totals):
+    totals = np.asarray(totals, dtype=np.float64)
+    sums = totals.sum(axis=1, keepdims=True)
+    # A clip with no attribution at all (constant model) gets equal shares, not NaN.
+    uniform = np.full_like(totals, 1.0 / totals.shape[1])
+    return np.where(sums > 0, totals / np.where(sums > 0, sums, 1.0), uniform)
+
+
+def _shares(attributions):
+    """Each modality's share of a clip's total |attribution|; shape (n, m), rows sum to 1."""
+    totals = np.stack([np.abs(a).reshape(len(a), -1).sum(axis=1) for a in attributions], axis=1)
+    return _normalise_rows(totals)
+
+
+@torch.no_grad()
+def _completeness(forward, inputs, baselines, target, attributions, logits):
+    """Gap between the summed IG attributions and ``f(x) - f(baseline)`` for each clip."""
+    base = forward(*baselines).detach().cpu().numpy().astype(np.float64)[0]
+    diff = logits[np.arange(len(target)), target] - base[target]
+    total = sum(a.reshape(len(a), -1).astype(np.float64).sum(axis=1) for a in attributions)
+    return total - diff, np.abs(diff)
+
+
+def _word_attributions(exp, transformers, X_sub, modalities, arrays, baselines, ig_grads):
+    """Split the IG attribution of a mean-pooled embedding exactly over its words.
+
+    With ``x = mean_i w_i`` over ``n_words`` word vectors and baseline ``b``,
+    ``x - b = sum_i (w_i - b) / n_words``. IG's attribution of coordinate ``d`` is
+    ``(x_d - b_d) * G_d`` with ``G_d`` the path-averaged gradient, and the straight path from
+    ``b`` to ``x`` is the image of the straight path from ``(b, ..., b)`` to ``(w_1, ..., w_n)``.
+    So IG run on the word vectors themselves gives word ``i`` exactly
+    ``sum_d (w_i,d - b_d) / n_words * G_d``, and the words sum to the embedding's attribution.
+    With the zero baseline this is ``sum_d (w_i,d / n_words) * (attribution_d / x_d)`` where
+    ``x_d != 0`` -- using ``G`` directly also covers ``x_d == 0``.
+    """
+    for j, m in enumerate(modalities):
+        transformer = transformers.get(m)
+        if transformer is None or not hasattr(transformer, "word_vectors"):
+            continue
+        column = getattr(transformer, "column", "clip_id")
+        if isinstance(X_sub, pd.DataFrame) and column in X_sub.columns:
+            names = list(X_sub[column])
+        else:
+            names = exp.clip_ids
+        b = baselines[j].detach().cpu().numpy().reshape(-1).astype(np.float64)
+        words, per_word, worst = [], [], 0.0
+        for i, name in enumerate(names):
+            w, vectors = transformer.word_vectors(name)
+            words.append(list(w))
+            if not len(w):
+                per_word.append(np.zeros(0))
+                continue
+            vectors = np.asarray(vectors, dtype=np.float64).reshape(len(w), -1)
+            per_word.append(((vectors - b) / len(w)) @ ig_grads[j][i].reshape(-1).astype(np.float64))
+            pooled = arrays[j][i].reshape(-1)
+            worst = max(worst, float(np.max(np.abs(vectors.mean(axis=0) - pooled))))
+        exp.words = words
+        exp.text_word_attributions = per_word
+        if worst > 1e-4 * max(1.0, float(np.max(np.abs(arrays[j])))):
+            exp.warnings.append(
+                f"The '{m}' features are not the mean of {type(transformer).__name__}.word_vectors "
+                f"(largest gap {worst:.3g}), so the per-word attributions do not add up to the "
+                f"'{m}' attribution; treat them as indicative only."
+            )
+
+
+@torch.no_grad()
+def _coalition_proba(forward, inputs, baselines, masks, batches, verbose):
+    """Softmax probabilities for every coalition; shape (2**m, n, k), absent = baseline."""
+    out = []
+    for mask in progress(masks, verbose=verbose, desc="explain: coalitions"):
+        rows = []
+        for b in batches:
+            batch = tuple(
+                x[b] if present else base.expand_as(x[b]) for x, base, present in zip(inputs, baselines, mask)
+            )
+            rows.append(torch.softmax(forward(*batch), dim=-1).detach().cpu().numpy())
+        out.append(np.concatenate(rows))
+    return np.stack(out).astype(np.float64)
+
+
+def _scores(y_true, proba, classes):
+    y_pred = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
+    return {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=classes, average="macro", zero_division=0)),
+    }
+
+
+def _ablation(coalition_proba, masks, modalities, classes, y_true):
+    """Scores with one modality removed (``ablation``) and with one modality alone."""
+    code = {tuple(mask): c for c, mask in enumerate(masks.tolist())}
+    m = len(modalities)
+    full = (True,) * m
+    removed = {"none": _scores(y_true, coalition_proba[code[full]], classes)}
+    alone = {}
+    for j, name in enumerate(modalities):
+        without = tuple(k != j for k in range(m))
+        only = tuple(k == j for k in range(m))
+        removed[name] = _scores(y_true, coalition_proba[code[without]], classes)
+        alone[name] = _scores(y_true, coalition_proba[code[only]], classes)
+    return removed, alone
+
+
+def randomised_copy(net, *, random_state=0):
+    """Deep copy of ``net`` with every parameter re-initialised (``reset_parameters``), in eval mode.
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+    random_state : int, default=0
+        Seed of the re-initialisation; torch's global RNG state is left as it was.
+
+    Returns
+    -------
+    net : torch.nn.Module
+    """
+    clone = copy.deepcopy(net)
+    # A seed derived from random_state, not random_state itself: a network built with
+    # torch.manual_seed(random_state) would otherwise be re-initialised to its own initial weights.
+    seed = int(np.random.SeedSequence([random_state, 0x5A17]).generate_state(1)[0])
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for module in clone.modules():
+            if hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+    return clone.eval()
+
+
+def map_rank_correlation(maps_a, maps_b):
+    """Mean over clips of the Spearman rank correlation of two batches of maps.
+
+    Parameters
+    ----------
+    maps_a, maps_b : ndarray of shape (n, ...)
+
+    Returns
+    -------
+    rho : float
+        NaN when every clip's maps are constant.
+    """
+    rhos = []
+    for a, b in zip(maps_a, maps_b):
+        a, b = a.reshape(-1), b.reshape(-1)
+        if np.ptp(a) == 0 or np.ptp(b) == 0:
+            continue
+        rhos.append(spearmanr(a, b).statistic)
+    return float(np.mean(rhos)) if rhos else float("nan")
+
+
+def _randomisation_check(net, modalities, specs, inputs, baselines, target, batches, common, trained_attr,
+                         random_state, verbose):
+    """Parameter-randomisation test (Adebayo et al., 2018) on the Integrated-Gradients maps.
+
+    The trained network's maps are compared with those of a re-initialised copy for the same
+    clips and target classes. Rank correlations near 1 would mean the maps reflect the input
+    (or the architecture), not what was learned.
+    """
+    random_net = randomised_copy(net, random_state=random_state)
+    random_forward = PositionalForward(random_net, modalities)
+    random_attr, _ = _run_integrated_gradients(
+        random_forward, inputs, baselines, target, batches, common, verbose,
+        desc="explain: sanity (randomised model)",
+    )
+    result = {}
+    signed, absolute = [], []
+    for m, s, a, r in zip(modalities, specs, trained_attr, random_attr):
+        a, r = reduce_map(s, a), reduce_map(s, r)
+        result[f"randomisation_spearman_{m}"] = map_rank_correlation(a, r)
+        result[f"randomisation_spearman_abs_{m}"] = map_rank_correlation(np.abs(a), np.abs(r))
+        signed.append(result[f"randomisation_spearman_{m}"])
+        absolute.append(result[f"randomisation_spearman_abs_{m}"])
+    result["randomisation_spearman"] = float(np.nanmean(signed)) if not np.all(np.isnan(signed)) else float("nan")
+    result["randomisation_spearman_abs"] = (
+        float(np.nanmean(absolute)) if not np.all(np.isnan(absolute)) else float("nan")
+    )
+    random_shares = _shares(random_attr).mean(axis=0)
+    for m, share in zip(modalities, random_shares):
+        result[f"randomised_share_{m}"] = float(share)
+    return result
+
+
+def _leakage_alarms(exp):
+    """Warnings when one modality explains (almost) everything."""
+    alarms = []
+    n_labelled = 0 if exp.y_true is None else len(exp.y_true)
+    for name, scores in getattr(exp, "ablation_alone", {}).items():
+        if n_labelled >= MIN_CLIPS_FOR_ACCURACY_ALARM and scores["accuracy"] >= ALONE_ACCURACY_ALARM:
+            alarms.append(
+                f"Leakage alarm: the {name} stream alone (every other modality at its baseline) "
+                f"reaches accuracy {scores['accuracy']:.2f} on {n_labelled} clips. Near-perfect "
+                f"single-modality accuracy is implausible for acted emotion. {_LEAK_HINT}"
+            )
+    for j, name in enumerate(exp.modalities):
+        dominated = [
+            method
+            for method, shares in exp.modality_shares.items()
+            if len(exp.modalities) > 1 and len(shares) and np.all(np.asarray(shares)[:, j] > DOMINANT_SHARE_ALARM)
+        ]
+        if dominated:
+            alarms.append(
+                f"Leakage alarm: {name} carries more than {DOMINANT_SHARE_ALARM:.0%} of the attribution "
+                f"in every one of the {len(exp.clip_ids)} clips ({', '.join(dominated)}). {_LEAK_HINT}"
+            )
+    return alarms

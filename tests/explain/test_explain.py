@@ -1,0 +1,267 @@
+"""explain() on a tiny deterministic stand-in pipeline: every method from one table."""
+
+import dataclasses
+import itertools
+from math import factorial
+
+import numpy as np
+import pytest
+import torch
+
+from mmemotion import MODALITIES
+from mmemotion.explain import (
+    ALL_METHODS,
+    Explanation,
+    coalition_masks,
+    exact_shapley_values,
+    explain,
+    map_rank_correlation,
+    randomised_copy,
+    to_shap_explanation,
+)
+from mmemotion.explain._explain import _subsample
+
+from ._standin import CLASSES, SHAPES, TinyNet, make_pipeline
+
+N = 12
+FAST = dict(n_samples=N, n_steps=16, shap_nsamples=8, n_background=6, verbose=False)
+
+#: method -> what it must fill in (captum-style: one tiny model through every algorithm).
+METHOD_OUTPUTS = {
+    "integrated_gradients": ["modality_shares", "audio_maps", "video_maps", "text_word_attributions"],
+    "gradient_shap": ["modality_shares"],
+    "saliency": ["modality_shares"],
+    "shap": ["modality_shares", "shap_maps"],
+    "shapley": ["shapley_values", "shapley_base", "shapley_full", "modality_shares"],
+    "ablation": ["ablation", "ablation_alone"],
+    "sanity": ["sanity"],
+}
+SHARE_METHODS = ["integrated_gradients", "gradient_shap", "saliency", "shap", "shapley"]
+
+
+@pytest.fixture(scope="module")
+def stand_in():
+    return make_pipeline(TinyNet(seed=1), n=24)
+
+
+def _numpy_only(value):
+    if isinstance(value, torch.Tensor) or isinstance(value, torch.nn.Module):
+        return False
+    if isinstance(value, dict):
+        return all(_numpy_only(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return all(_numpy_only(v) for v in value)
+    return True
+
+
+def test_method_table_covers_every_method():
+    assert set(METHOD_OUTPUTS) == set(ALL_METHODS)
+
+
+@pytest.mark.parametrize("method", ALL_METHODS)
+def test_each_method_fills_its_fields_with_numpy(stand_in, method):
+    pipe, X, y = stand_in
+    exp = explain(pipe, X, y, methods=(method,), **FAST)
+    assert isinstance(exp, Explanation)
+    assert exp.modalities == list(MODALITIES)
+    assert len(exp.clip_ids) == N and exp.proba.shape == (N, len(CLASSES))
+    assert np.allclose(exp.proba.sum(axis=1), 1)
+    for name in METHOD_OUTPUTS[method]:
+        value = getattr(exp, name)
+        assert value is not None and (not isinstance(value, dict) or value), name
+    for f in dataclasses.fields(exp):
+        assert _numpy_only(getattr(exp, f.name)), f.name
+    for shares in exp.modality_shares.values():
+        assert shares.shape == (N, 3)
+        np.testing.assert_allclose(shares.sum(axis=1), 1.0, atol=1e-9)
+    assert set(exp.baselines) == set(MODALITIES)
+
+
+def test_map_shapes_and_display_data(stand_in):
+    pipe, X, y = stand_in
+    exp = explain(pipe, X, y, methods=("integrated_gradients", "shap"), **FAST)
+    _, n_mfcc, n_frames = SHAPES["audio"]
+    c, t, h, w = SHAPES["video"]
+    assert exp.audio_maps.shape == exp.mfcc.shape == (N, n_mfcc, n_frames)
+    assert exp.video_maps.shape == (N, t, h, w)
+    assert exp.frames.shape == (N, t, h, w, c) and exp.frames.dtype == np.uint8
+    assert exp.shap_maps["audio"].shape == (N, n_mfcc, n_frames)
+    assert exp.shap_maps["video"].shape == (N, t, h, w)
+    assert exp.shap_maps["text"].shape == (N, SHAPES["text"][0])
+    assert [len(w) for w in exp.words] == [len(a) for a in exp.text_word_attributions]
+
+
+def test_ig_maps_and_word_attributions_add_up_to_the_logit_change(stand_in):
+    # Completeness through the display representation: MFCC map + frame maps + per-word
+    # attributions must sum to f(x) - f(baseline) for the explained logit, which checks the
+    # exact per-word split of the mean-pooled text vector.
+    pipe, X, y = stand_in
+    exp = explain(pipe, X, y, methods=("integrated_gradients",), **FAST)
+    net = pipe[-1].module_
+    feats = pipe[:-1].transform(X.iloc[exp.params["index"]])
+    audio = torch.as_tensor(feats["audio"])
+    video = torch.as_tensor(feats["video"]).float() / 255
+    text = torch.as_tensor(feats["text"])
+    base = (audio.mean(dim=(0, 3), keepdim=True), video.mean(dim=(0, 2), keepdim=True), torch.zeros(1, 5))
+    with torch.no_grad():
+        fx = net(audio=audio, video=video, text=text)
+        fb = net(audio=base[0].expand_as(audio), video=base[1].expand_as(video), text=base[2])
+    rows = np.arange(N)
+    diff = (fx.numpy()[rows, exp.target_class] - fb.numpy()[0, exp.target_class])
+    total = (
+        exp.audio_maps.sum(axis=(1, 2))
+        + exp.video_maps.sum(axis=(1, 2, 3))
+        + np.array([a.sum() for a in exp.text_word_attributions])
+    )
+    np.testing.assert_allclose(total, diff, atol=1e-4)
+    assert exp.sanity["ig_completeness_error"] < 1e-4
+
+
+@pytest.mark.parametrize("method", SHARE_METHODS)
+@pytest.mark.parametrize("modality", MODALITIES)
+def test_planted_modality_gets_all_the_credit(method, modality):
+    pipe, X, y = make_pipeline(TinyNet(only=modality, seed=2), n=18)
+    exp = explain(pipe, X, y, methods=(method,), **FAST)
+    shares = exp.mean_modality_shares()[method]
+    assert shares[modality] > 0.99, shares
+    if method == "shapley":
+        others = [j for j, m in enumerate(MODALITIES) if m != modality]
+        np.testing.assert_allclose(exp.shapley_values[..., others], 0.0, atol=1e-7)
+
+
+def test_shapley_efficiency(stand_in):
+    pipe, X, y = stand_in
+    exp = explain(pipe, X, y, methods=("shapley",), **FAST)
+    assert exp.shapley_values.shape == (N, len(CLASSES), 3)
+    gap = exp.shapley_values.sum(-1) - (exp.shapley_full - exp.shapley_base)
+    assert np.abs(gap).max() < 1e-5
+    np.testing.assert_allclose(exp.shapley_full, exp.proba, atol=1e-6)
+    # Probabilities sum to one in every coalition, so the values of all classes cancel out.
+    np.testing.assert_allclose(exp.shapley_values.sum(axis=1), 0.0, atol=1e-6)
+    wrapped = to_shap_explanation(exp)
+    assert wrapped.values.shape == (N, 3) and list(wrapped.feature_names) == list(MODALITIES)
+
+
+def test_exact_shapley_matches_permutation_definition():
+    rng = np.random.default_rng(0)
+    m = 3
+    values = rng.normal(size=(2**m, 4))
+    phi = exact_shapley_values(values)
+    expected = np.zeros((4, m))
+    for order in itertools.permutations(range(m)):
+        coalition = 0
+        for player in order:
+            expected[:, player] += values[coalition | (1 << player)] - values[coalition]
+            coalition |= 1 << player
+    np.testing.assert_allclose(phi, expected / factorial(m), atol=1e-12)
+    assert coalition_masks(m).shape == (8, 3) and coalition_masks(m)[-1].all()
+    with pytest.raises(ValueError, match="2\\*\\*m"):
+        exact_shapley_values(np.zeros((6, 2)))
+
+
+def test_ablation_of_an_unused_modality_changes_nothing():
+    pipe, X, y = make_pipeline(TinyNet(only="audio", seed=3), n=24)
+    exp = explain(pipe, X, y, methods=("ablation",), **FAST)
+    assert exp.ablation["video"] == exp.ablation["none"] == exp.ablation["text"]
+    assert exp.ablation_alone["audio"] == exp.ablation["none"]
+
+
+def test_leakage_alarm_names_the_file_name_cause():
+    pipe, X, _ = make_pipeline(TinyNet(only="text", seed=4), n=24)
+    # Labels equal to what the text stream alone predicts: a "perfect" single modality.
+    exp0 = explain(pipe, X, None, methods=("shapley",), n_samples=None, verbose=False)
+    y = np.asarray(exp0.y_pred)
+    exp = explain(pipe, X, y, methods=("integrated_gradients", "ablation"), n_samples=None, n_steps=8,
+                  verbose=False)
+    assert exp.ablation_alone["text"]["accuracy"] == 1.0
+    alarms = [w for w in exp.warnings if w.startswith("Leakage alarm")]
+    assert any("text stream alone" in w for w in alarms)
+    assert any("text carries more than" in w for w in alarms)
+    assert all("file name" in w for w in alarms)
+
+
+def test_no_alarm_for_a_mixed_model(stand_in):
+    pipe, X, y = stand_in
+    exp = explain(pipe, X, y, methods=("integrated_gradients", "ablation"), **FAST)
+    assert not [w for w in exp.warnings if w.startswith("Leakage alarm")]
+
+
+def test_reproducible_and_leaves_global_rngs_alone(stand_in):
+    pipe, X, y = stand_in
+    np.random.seed(123)
+    torch.manual_seed(123)
+    np_state, torch_state = np.random.get_state()[1].copy(), torch.get_rng_state().clone()
+    a = explain(pipe, X, y, methods=("gradient_shap", "shap", "sanity"), **FAST)
+    assert np.array_equal(np.random.get_state()[1], np_state)
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    b = explain(pipe, X, y, methods=("gradient_shap", "shap", "sanity"), **FAST)
+    assert a.clip_ids == b.clip_ids
+    for method in a.modality_shares:
+        np.testing.assert_array_equal(a.modality_shares[method], b.modality_shares[method])
+    np.testing.assert_array_equal(a.shap_maps["video"], b.shap_maps["video"])
+    assert a.sanity == b.sanity
+
+
+def test_network_is_explained_in_eval_mode(stand_in):
+    # TinyNet has dropout: in train mode two predictions would differ.
+    pipe, X, y = stand_in
+    net = pipe[-1].module_
+    net.train()
+    exp = explain(pipe, X, y, methods=("integrated_gradients",), **FAST)
+    assert not net.training
+    assert exp.sanity["ig_completeness_error"] < 1e-4
+
+
+def test_stratified_subsample_is_proportional_and_reproducible():
+    y = np.array(["A"] * 60 + ["B"] * 30 + ["C"] * 10, dtype=object)
+    idx = _subsample(100, y, 20, 0)
+    assert np.array_equal(idx, _subsample(100, y, 20, 0))
+    assert np.all(np.diff(idx) > 0)
+    counts = {c: int((y[idx] == c).sum()) for c in "ABC"}
+    assert counts == {"A": 12, "B": 6, "C": 2}
+    assert len(_subsample(100, None, 20, 0)) == 20
+    assert np.array_equal(_subsample(5, None, 50, 0), np.arange(5))
+
+
+def test_randomised_copy_differs_and_rank_correlation():
+    net = TinyNet(seed=0)
+    rnd = randomised_copy(net, random_state=0)
+    assert not rnd.training
+    assert not torch.equal(net.head.weight, rnd.head.weight)
+    assert torch.equal(rnd.head.weight, randomised_copy(net, random_state=0).head.weight)
+    maps = np.random.default_rng(0).normal(size=(3, 50))
+    assert map_rank_correlation(maps, maps) == pytest.approx(1.0)
+    assert map_rank_correlation(maps, -maps) == pytest.approx(-1.0)
+
+
+def test_background_frame_defines_the_baseline(stand_in):
+    pipe, X, y = stand_in
+    exp = explain(pipe, X, y, methods=("shapley",), X_background=X.iloc[:6], **FAST)
+    assert exp.params["background"] == "X_background"
+    assert np.abs(exp.shapley_values.sum(-1) - (exp.shapley_full - exp.shapley_base)).max() < 1e-5
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(methods=("lime",)), "unknown methods"),
+        (dict(methods=("ablation",), y=None), "y is None"),
+        (dict(batch_size=0), "batch_size"),
+        (dict(n_steps=1.5), "n_steps"),
+    ],
+)
+def test_errors_name_the_parameter_and_fix(stand_in, kwargs, match):
+    pipe, X, y = stand_in
+    kwargs = {"y": y, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        explain(pipe, X, verbose=False, **kwargs)
+
+
+def test_unfitted_pipeline_is_refused():
+    from sklearn.pipeline import Pipeline
+
+    from ._standin import ArrayUnion, FakeClassifier
+
+    pipe = Pipeline([("features", ArrayUnion()), ("clf", FakeClassifier(module=TinyNet()))])
+    with pytest.raises(ValueError, match="not fitted"):
+        explain(pipe, None)
