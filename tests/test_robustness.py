@@ -41,7 +41,7 @@ directory passed as a file     error ("not a regular file")                 its 
                                                                             (or "unpaired audio")
 path with spaces and unicode   works: same features as an ASCII path;       works (the whole sweep runs
                                errors name the unicode path                 under such a root)
-unknown CREMA-D codes          FilenameEmbedder: see the xfail below        "unknown code" (which code)
+unknown CREMA-D codes          FilenameEmbedder: no label codes embedded    "unknown code" (which code)
 =============================  ===========================================  ===============================
 
 Nothing crashes a whole run without naming the file: with ``on_error="zero"`` and
@@ -412,9 +412,6 @@ def test_loader_names_the_unknown_code(sweep, loaded):
     assert all("'XYZ'" in detail and "sentence" in detail for detail in rows["detail"])
 
 
-@pytest.mark.xfail(strict=True, reason="bug reported to the features helper: a CREMA-D-shaped name with an "
-                   "unknown sentence code falls back to splitting the stem, so FilenameEmbedder embeds the "
-                   "emotion and level codes (the label) despite include_label_codes=False")
 def test_unknown_codes_do_not_leak_the_label_into_text_features():
     words = FilenameEmbedder().fit(["x"]).word_vectors("1001_XYZ_ANG_XX")[0]
     assert "ang" not in words and "xx" not in words

@@ -185,13 +185,7 @@ def test_tampered_model_file_is_refused_and_its_payload_never_runs(fitted, tmp_p
     assert not marker.exists()
 
 
-_UNCLEAN = pytest.mark.xfail(strict=True, reason="bug reported to the models helper: load_model lets the "
-                             "decoder's own error out (UnicodeDecodeError / SafetensorError) without naming the "
-                             "file or saying it is not a valid mmemotion model")
-
-
-@pytest.mark.parametrize("tamper", [pytest.param(t, marks=_UNCLEAN) if t in ("json is a pickle", "tensors are a pickle")
-                                    else t for t in TAMPERING])
+@pytest.mark.parametrize("tamper", TAMPERING)
 def test_tampered_model_file_error_names_the_file(fitted, tmp_path, tamper):
     bad, _ = _tamper(fitted, tmp_path, tamper)
     with pytest.raises(ValueError) as info:

@@ -13,7 +13,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ..datasets._codes import SENTENCES, parse_stem
+from ..datasets._codes import SENTENCES, STEM_PATTERN
 from ._base import BaseFileTransformer
 from ._errors import LeakageWarning
 
@@ -38,7 +38,8 @@ def tokenize_name(name, *, include_label_codes=False):
     words : list of str
         For a CREMA-D stem ``<actor>_<sentence>_<emotion>_<level>``: the lower-cased words of the
         sentence the actor speaks (apostrophes kept: ``"it's"``, ``"o'clock"``); the actor id and,
-        unless asked, the emotion and level codes are left out. Any other name: its stem split on
+        unless asked, the emotion and level codes are left out; an unknown sentence code is
+        one lower-cased token. Any other name: its stem split on
         every run of non-letters and lower-cased (``"holiday_photo-2"`` -> ``["holiday", "photo"]``).
 
     Examples
@@ -47,12 +48,15 @@ def tokenize_name(name, *, include_label_codes=False):
     ["it's", 'eleven', "o'clock"]
     """
     stem = PurePath(os.fspath(name)).stem
-    parts = parse_stem(stem)
-    if parts is None:
+    # Match the CREMA-D *shape*, not only known codes: a name like 1001_XYZ_ANG_XX (unknown
+    # sentence) must still never leak its emotion and level codes into the text features.
+    match = STEM_PATTERN.match(stem)
+    if match is None:
         return [w.lower() for w in _LETTERS.findall(stem)]
-    words = _WORD.findall(SENTENCES[parts["sentence"]].lower())
+    code = match["sentence"]
+    words = _WORD.findall(SENTENCES[code].lower()) if code in SENTENCES else [code.lower()]
     if include_label_codes:
-        words += [f"emotion={parts['emotion']}", f"level={parts['level']}"]
+        words += [f"emotion={match['emotion']}", f"level={match['level']}"]
     return words
 
 

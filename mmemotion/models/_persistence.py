@@ -314,7 +314,7 @@ def load_model(path):
         with zipfile.ZipFile(path) as zf:
             doc = json.loads(zf.read(_JSON_NAME).decode("utf-8"))
             raw = zf.read(_TENSORS_NAME)
-    except (zipfile.BadZipFile, KeyError) as exc:
+    except (zipfile.BadZipFile, KeyError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(
             f"load_model: {path} is not an mmemotion model file (expected a zip with {_JSON_NAME} and "
             f"{_TENSORS_NAME}, as written by save_model): {exc}"
@@ -326,5 +326,13 @@ def load_model(path):
             f"load_model: {path} uses format version {doc['format_version']}, newer than this mmemotion "
             f"supports ({FORMAT_VERSION}); upgrade mmemotion."
         )
-    arrays = st_load(raw) if raw else {}
+    if not isinstance(doc, dict):
+        raise ValueError(f"load_model: {path} is not an mmemotion model file ({_JSON_NAME} is not a JSON object).")
+    try:
+        arrays = st_load(raw) if raw else {}
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own SafetensorError type
+        raise ValueError(
+            f"load_model: {path} is not a valid mmemotion model file: {_TENSORS_NAME} is not a "
+            f"safetensors file ({type(exc).__name__}: {exc})."
+        ) from None
     return _Decoder(arrays).decode(doc["model"])

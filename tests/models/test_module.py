@@ -67,6 +67,8 @@ def test_missing_active_input_raises_clear_error():
         (dict(audio_shape=None), "audio_shape"),
         (dict(video_shape=(3, 4, 10)), "video_shape"),
         (dict(audio_widths=(0,)), "audio_widths"),
+        (dict(modality_dropout=1.0), "modality_dropout"),
+        (dict(fusion="max"), "fusion"),
     ],
 )
 def test_bad_constructor_arguments(kwargs, match):
@@ -84,3 +86,40 @@ def test_video_stem_stride_reduces_the_first_feature_map():
     first = net.streams["video"].blocks[0]
     assert first.stride == (1, 2, 2)
     assert first(torch.rand(1, 3, 4, 10, 10)).shape[-3:] == (4, 5, 5)
+
+
+def test_modality_dropout_only_in_training_and_only_when_fused():
+    x = _inputs(n=64)
+    net = ThreeStreamModule(modality_dropout=0.5, dropout=0.0, **SHAPES, **TINY)
+    net.eval()
+    assert torch.equal(net(**x), net(**x))
+    net.train()
+    torch.manual_seed(1)
+    a = net(**x)
+    torch.manual_seed(2)
+    assert not torch.allclose(a, net(**x))
+    single = ThreeStreamModule(modalities=("audio",), modality_dropout=0.5, dropout=0.0, **SHAPES, **TINY).train()
+    assert torch.equal(single(**x), single(**x))
+
+
+def test_modality_dropout_keeps_at_least_one_stream():
+    net = ThreeStreamModule(modality_dropout=0.9, **SHAPES, **TINY)
+    embeddings = [torch.ones(500, 3) for _ in range(3)]
+    kept = torch.stack([e[:, 0] for e in net._drop_modalities(embeddings)], dim=1)
+    assert (kept.sum(dim=1) >= 1).all() and (kept.sum(dim=1) < 3).any()
+
+
+def test_video_standardize_ignores_clip_brightness():
+    video = _inputs(dtype=torch.float32)["video"] * 0.5
+    on = ThreeStreamModule(modalities=("video",), **SHAPES, **TINY).eval()
+    off = ThreeStreamModule(modalities=("video",), video_standardize=False, **SHAPES, **TINY).eval()
+    off.load_state_dict(on.state_dict())
+    assert torch.allclose(on(video=video), on(video=video + 0.3), atol=1e-4)
+    assert not torch.allclose(off(video=video), off(video=video + 0.3), atol=1e-4)
+
+
+@pytest.mark.parametrize("fusion", ["concat", "sum"])
+@pytest.mark.parametrize("stream_norm", [True, False])
+def test_fusion_variants_give_logits(fusion, stream_norm):
+    net = ThreeStreamModule(fusion=fusion, stream_norm=stream_norm, **SHAPES, **TINY).eval()
+    assert net(**_inputs()).shape == (3, 6)
