@@ -38,9 +38,10 @@ def test_include_label_codes_is_explicit_and_warns_loudly():
 def test_tokenisation():
     assert tokenize_name("1001_IEO_ANG_HI") == ["it's", "eleven", "o'clock"]
     assert tokenize_name("clips/1001_WSI_SAD_XX.flv") == ["we'll", "stop", "in", "a", "couple", "of", "minutes"]
-    # Not a CREMA-D stem (unknown code or free text): split on non-letters.
+    # Not a CREMA-D stem: split on non-letters.
     assert tokenize_name("holiday_photo-2.wav") == ["holiday", "photo"]
-    assert tokenize_name("1001_XYZ_ANG_XX") == ["xyz", "ang", "xx"]
+    # CREMA-D shape with an unknown sentence code: the code is one token, the label stays out.
+    assert tokenize_name("1001_XYZ_ANG_XX") == ["xyz"]
     assert tokenize_name("___") == []
 
 
