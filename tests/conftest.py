@@ -9,6 +9,8 @@
                      cached folder within a session (per xdist worker). Treat it as read-only.
 """
 
+import os
+
 import pytest
 
 from mmemotion.datasets import load_crema_d, make_synthetic_crema_d
@@ -44,3 +46,22 @@ def synthetic_root(make_synthetic):
 def synthetic_bunch(synthetic_root):
     """``load_crema_d(synthetic_root)``: Bunch with 96 clips."""
     return load_crema_d(synthetic_root)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread_per_xdist_worker():
+    """Under ``pytest -n N`` give each worker one intra-op torch thread.
+
+    Two workers each running torch's default of one thread per core oversubscribe a 2-core
+    machine; the models helper measured one audio-only CV going from over 9 minutes to 22 s
+    with one thread. Only the test processes are affected, never library code.
+    """
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

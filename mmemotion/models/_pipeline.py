@@ -60,7 +60,8 @@ def make_default_pipeline(
         Progress bars while decoding and skorch's epoch table.
     **clf_params
         :class:`FusionClassifier` parameters: ``lr``, ``max_epochs``, ``batch_size``,
-        ``class_weight``, ``early_stopping``, ``module__dropout``, ``module__video_widths``, ...
+        ``class_weight``, ``early_stopping``, ``module__dropout``, ``module__video_widths``,
+        ``module__fusion`` ("concat" or "sum"), ``module__modality_dropout``, ...
 
     Returns
     -------

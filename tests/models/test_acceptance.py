@@ -1,15 +1,20 @@
 """Acceptance: under actor-grouped CV the fused network beats each single-modality variant.
 
-Slow (trains 4 variants x 4 folds). NOT MET YET with these settings: measured on this set
-(8 actors x 24 clips), actor-grouped 4-fold accuracy was audio 0.41, video 0.23, text 0.17,
-fusion 0.35 (with video_grid=(2, 2): fusion 0.26). The video stream learns slowly and, fused,
-seems to fit actor-specific appearance; see the models report. Text carries no emotion by construction
-(the sentence is independent of the label and FilenameEmbedder ignores the label codes), so
-text-only must stay near chance: that doubles as a leakage check.
+Slow (trains 4 variants x 4 folds). Text carries no emotion by construction (the sentence is
+independent of the label and FilenameEmbedder ignores the label codes), so text-only must stay
+near chance: that doubles as a leakage check.
+
+Measured on this set (8 actors x 24 clips of 0.8-1.2 s, seed 0), actor-grouped 4-fold accuracy:
+audio 0.37, video 0.34, text 0.17, fusion 0.44 (chance 0.17); about 2.5 min on the shared
+2-core machine (36 s generating the set). Before the module gained per-clip video
+standardisation, per-stream LayerNorm and modality dropout, the same settings gave audio 0.41,
+video 0.23, fusion 0.35. With concatenation fusion instead of ``fusion="sum"`` fusion only tied
+audio (0.37); on a 12-actor set concatenation and sum both tied audio (0.47-0.49 vs 0.49).
 """
 
 import numpy as np
 import pytest
+import torch
 from sklearn.model_selection import GroupKFold, cross_val_score
 
 from mmemotion.datasets import load_crema_d
@@ -27,6 +32,10 @@ NETWORK = dict(
     module__text_widths=(8,),
     module__fusion_width=32,
     module__dropout=0.1,
+    # Late fusion with strong modality dropout: each stream must classify on its own half of
+    # the time, and the fused prediction is the sum of the streams' votes.
+    module__fusion="sum",
+    module__modality_dropout=0.5,
 )
 
 
@@ -37,8 +46,19 @@ def dataset(make_synthetic, tmp_path_factory):
     return X, y, tmp_path_factory.mktemp("acceptance_cache")
 
 
+@pytest.fixture
+def one_torch_thread():
+    # On the shared 2-core machine two intra-op threads per process oversubscribe the cores:
+    # measured here, a 4-fold audio CV took > 8 min with 2 threads and 22 s with 1. Restored
+    # afterwards so no other test is affected.
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.mark.slow
-def test_fusion_beats_single_modalities_under_actor_grouped_cv(dataset):
+def test_fusion_beats_single_modalities_under_actor_grouped_cv(dataset, one_torch_thread):
     X, y, cache = dataset
     cv = GroupKFold(n_splits=4)
     scores = {}
@@ -52,15 +72,15 @@ def test_fusion_beats_single_modalities_under_actor_grouped_cv(dataset):
         scores[name] = float(np.mean(cross_val_score(pipe, X, y, cv=cv, groups=X["actor_id"])))
     chance = 1 / 6
     print("actor-grouped CV accuracy:", {k: round(v, 3) for k, v in scores.items()})
-    assert scores["audio"] > chance + 0.1 and scores["video"] > chance + 0.03
+    assert scores["audio"] > chance + 0.1 and scores["video"] > chance + 0.1
     assert scores["fusion"] > scores["audio"] and scores["fusion"] > scores["video"]
     assert abs(scores["text"] - chance) < 0.1
 
 
 @pytest.mark.slow
-def test_random_split_overestimates_actor_independent_accuracy(dataset):
-    # Measured on this set (audio-only network): random stratified 4-fold 0.53, actor-grouped
-    # 4-fold 0.41. Actor habits (pitch, loudness offsets) are learnable when the test actors
+def test_random_split_overestimates_actor_independent_accuracy(dataset, one_torch_thread):
+    # Measured on this set (audio-only network): random stratified 4-fold 0.44, actor-grouped
+    # 4-fold 0.37. Actor habits (pitch, loudness offsets) are learnable when the test actors
     # are also in training, so the random protocol is optimistic.
     X, y, cache = dataset
     pipe = make_default_pipeline(modalities=("audio",), memory=cache, **FEATURES, **NETWORK)
