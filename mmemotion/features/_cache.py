@@ -72,13 +72,15 @@ class FeatureCache:
 
     def key(self, path):
         """Return the cache key of ``path``, or None when the file cannot be stat'ed."""
+        # abspath, not Path.resolve(): resolve() makes a syscall per path component and was the
+        # largest cost of a cached rerun; a file reached through two symlinks just gets two entries.
+        absolute = os.path.abspath(os.path.expanduser(os.fspath(path)))
         try:
-            resolved = Path(path).expanduser().resolve()
-            st = resolved.stat()
-        except (OSError, RuntimeError):
+            st = os.stat(absolute)
+        except OSError:
             # Missing or unreadable: let extraction produce the real, user-facing error.
             return None
-        material = json.dumps([self._salt, str(resolved), st.st_size, st.st_mtime_ns])
+        material = f"{self._salt}\0{absolute}\0{st.st_size}\0{st.st_mtime_ns}"
         return hashlib.sha256(material.encode()).hexdigest()
 
     def _file(self, key):
