@@ -13,10 +13,11 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.class_weight import compute_class_weight
 from skorch import NeuralNetClassifier
 from skorch.callbacks import EarlyStopping, EpochScoring
+from skorch.dataset import Dataset
 from skorch.helper import SliceDict
 from skorch.utils import is_dataset
 from torch import nn
-from torch.utils.data import Subset
+from torch.utils.data import BatchSampler, DataLoader, SequentialSampler, Subset
 
 from .. import MODALITIES
 from ._module import ThreeStreamModule
@@ -507,6 +508,24 @@ class FusionClassifier(NeuralNetClassifier):
     def check_is_fitted(self, attributes=None, *args, **kwargs):
         attributes = attributes or ["module_", "label_encoder_", "input_shapes_"]
         return super().check_is_fitted(attributes, *args, **kwargs)
+
+    def get_iterator(self, dataset, training=False):
+        """Batches for inference and validation are cut in one indexing step.
+
+        skorch's default DataLoader fetches every sample on its own and collates them, which
+        made ``predict_proba`` run at 0.80x a bare PyTorch loop (``benchmarks/bench_training.py``;
+        a 3x16x64x64 clip is copied twice). For evaluation the order is fixed anyway, so a
+        sequential :class:`~torch.utils.data.BatchSampler` hands the dataset whole index lists
+        (a SliceDict slices every modality at once) and the DataLoader does no collation
+        (``batch_size=None``). Training batches keep skorch's loader, so shuffling and the
+        ``random_state`` stream stay as they were; so do custom datasets and any
+        ``iterator_valid__*`` setting.
+        """
+        if training or type(dataset) is not Dataset or self.get_params_for("iterator_valid"):
+            return super().get_iterator(dataset, training=training)
+        batch_size = len(dataset) if self.batch_size == -1 else self.batch_size  # -1: one batch, as in skorch
+        sampler = BatchSampler(SequentialSampler(range(len(dataset))), batch_size=max(batch_size, 1), drop_last=False)
+        return DataLoader(dataset, sampler=sampler, batch_size=None)
 
     def predict_proba(self, X):
         """Class probabilities.

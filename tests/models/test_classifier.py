@@ -280,3 +280,16 @@ def test_groups_shape_mismatch(data):
     X, y, groups = data
     with pytest.raises(ValueError, match="groups must have shape"):
         FusionClassifier(**TINY).fit(X, y, groups=groups[:5])
+
+
+def test_batched_inference_iterator_matches_skorch_per_sample_loader(fitted, data):
+    from torch.utils.data import BatchSampler
+
+    X, _, _ = data
+    iterator = fitted.get_iterator(fitted.get_dataset(fitted._validate_X(X, reset=False)))
+    assert isinstance(iterator.sampler, BatchSampler)  # whole batches, no per-sample collation
+    # Same numbers as one pass of the bare module over all clips, in the same order.
+    with torch.no_grad():
+        tensors = {m: torch.as_tensor(np.asarray(X[m])) for m in fitted.modalities_}
+        expected = torch.softmax(fitted.module_(**tensors), dim=1).numpy()
+    np.testing.assert_allclose(fitted.predict_proba(X), expected, rtol=1e-5, atol=1e-6)
