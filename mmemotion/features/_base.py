@@ -18,7 +18,7 @@ from ..utils import progress
 from ._cache import FeatureCache, resolve_cache_dir
 from ._errors import MediaError, MediaWarning
 
-__all__ = ["BaseFileTransformer"]
+__all__ = ["BaseFileTransformer", "path_input_tags"]
 
 # How many failing files a single error/warning message lists before summarising.
 _MAX_LISTED = 10
@@ -54,6 +54,20 @@ def _extract_safely(transformer, item, index, cache, key):
     if cache is not None:
         cache.save(key, arr)
     return arr, None
+
+
+def path_input_tags(tags):
+    """Set the sklearn tags of a transformer whose X is a 1-D sequence of paths or names.
+
+    X is not a numeric matrix (precedent: CountVectorizer with ``input="filename"``), so the
+    estimator checks that feed random 2-D floats do not apply.
+    """
+    tags.input_tags.two_d_array = False
+    tags.input_tags.string = True
+    tags.input_tags.one_d_array = True
+    tags.requires_fit = True
+    tags.target_tags.required = False
+    return tags
 
 
 class BaseFileTransformer(TransformerMixin, BaseEstimator):
@@ -152,14 +166,7 @@ class BaseFileTransformer(TransformerMixin, BaseEstimator):
         return self._feature_names()
 
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        # X is a 1-D sequence of file paths, not a numeric matrix (precedent: CountVectorizer).
-        tags.input_tags.two_d_array = False
-        tags.input_tags.string = True
-        tags.input_tags.one_d_array = True
-        tags.requires_fit = True
-        tags.target_tags.required = False
-        return tags
+        return path_input_tags(super().__sklearn_tags__())
 
     # ------------------------------------------------------------------------- subclass hooks
     def _check_params(self):

@@ -14,7 +14,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..datasets._codes import SENTENCES, STEM_PATTERN
-from ._base import BaseFileTransformer
+from ._base import BaseFileTransformer, path_input_tags
 from ._errors import LeakageWarning
 
 __all__ = ["FilenameEmbedder", "tokenize_name"]
@@ -237,10 +237,4 @@ class FilenameEmbedder(TransformerMixin, BaseEstimator):
         return np.asarray([f"emb{i}" for i in range(self.dim)], dtype=object)
 
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.string = True
-        tags.input_tags.one_d_array = True
-        tags.requires_fit = True
-        tags.target_tags.required = False
-        return tags
+        return path_input_tags(super().__sklearn_tags__())
