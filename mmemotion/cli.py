@@ -19,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,7 @@ VOTE_COLUMNS = ("voice_vote", "face_vote", "multimodal_vote")
 
 #: Demo sizes. The default is sized for about five minutes on 2 CPU cores (see README).
 DEMO_SIZES = {
-    "default": {"n_actors": 10, "clips_per_actor": 18, "duration": None, "max_epochs": 15, "n_explain": 12,
+    "default": {"n_actors": 12, "clips_per_actor": 24, "duration": None, "max_epochs": 30, "n_explain": 24,
                 "n_steps": 16, "shap_nsamples": 16, "n_jobs": -1},
     "quick": {"n_actors": 6, "clips_per_actor": 12, "duration": (0.8, 1.2), "max_epochs": 4, "n_explain": 6,
               "n_steps": 4, "shap_nsamples": 4, "n_jobs": None},
@@ -580,10 +581,10 @@ def build_parser():
                                    "and write one self-contained HTML report.")
     p.add_argument("--out", default="demo-output", metavar="DIR", help="output folder (default: demo-output)")
     p.add_argument("--quick", action="store_true", help="tiny settings for tests (about a minute)")
-    p.add_argument("--n-actors", type=int, default=None, help="synthetic actors (default 12; quick 6)")
-    p.add_argument("--clips-per-actor", type=int, default=None, help="clips per actor (default 24; quick 12)")
-    p.add_argument("--max-epochs", type=int, default=None, help="training epochs (default 20; quick 4)")
-    p.add_argument("--n-explain", type=int, default=None, help="held-out clips to explain (default 24; quick 6)")
+    p.add_argument("--n-actors", type=int, default=None, help=f"synthetic actors (default {DEMO_SIZES['default']['n_actors']}; quick {DEMO_SIZES['quick']['n_actors']})")
+    p.add_argument("--clips-per-actor", type=int, default=None, help=f"clips per actor (default {DEMO_SIZES['default']['clips_per_actor']}; quick {DEMO_SIZES['quick']['clips_per_actor']})")
+    p.add_argument("--max-epochs", type=int, default=None, help=f"training epochs (default {DEMO_SIZES['default']['max_epochs']}; quick {DEMO_SIZES['quick']['max_epochs']})")
+    p.add_argument("--n-explain", type=int, default=None, help=f"held-out clips to explain (default {DEMO_SIZES['default']['n_explain']}; quick {DEMO_SIZES['quick']['n_explain']})")
     p.add_argument("--test-size", type=float, default=0.25, help="fraction of actors held out (default 0.25)")
     p.add_argument("--no-variants", action="store_true",
                    help="skip the audio-only and video-only models (no per-modality human comparison)")
@@ -656,7 +657,13 @@ def main(argv=None):
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, _raise_interrupted)
     try:
-        args.func(args)
+        with warnings.catch_warnings():
+            # joblib's loky pool starts a fresh worker when an idle one exits (its idle timeout,
+            # or its restart after the worker's memory grew by 300 MB) while jobs are queued,
+            # and warns although no job is lost (joblib/externals/loky/process_executor.py).
+            # Nothing a user can act on, so the command line does not show it.
+            warnings.filterwarnings("ignore", message="A worker stopped while some jobs were given to the executor")
+            args.func(args)
     except (KeyboardInterrupt, Interrupted):
         print("\nmmemotion: interrupted; no partial output was left behind.", file=sys.stderr)
         return 130

@@ -131,7 +131,7 @@ def test_fit_predict_explain_report(tmp_path, make_synthetic, capsys):
 
     table = pd.read_csv(tmp_path / "p.csv")
     assert len(table) == 24 and set(table["predicted"]) <= {"ANG", "DIS", "FEA", "HAP", "NEU", "SAD"}
-    assert np.allclose(table.filter(like="proba_").sum(1), 1, atol=1e-4)
+    assert np.allclose(table.filter(like="proba_").sum(axis=1), 1, atol=1e-4)
 
     args = ("--model", model, "--data", root, "--n-clips", 3, "--n-steps", 2, "--shap-nsamples", 2, "-q")
     assert run("explain", *args, "--out", tmp_path / "e.npz") == 0

@@ -62,10 +62,11 @@ class Explanation:
         Model output with every modality present, ``f(all)``;
         ``shapley_values.sum(-1) == shapley_full - shapley_base``.
     ablation : dict of str -> dict of str -> float
-        ``{"none": {...}, "audio": {...}, ...}``: accuracy and macro-F1 with no modality removed,
-        or with the named modality replaced by its baseline (needs ``y_true``).
+        ``{"none": {...}, "audio": {...}, ...}``: accuracy, macro-F1 and log-loss (mean
+        cross-entropy of the true class; lower is better) with no modality removed, or with
+        the named modality replaced by its baseline (needs ``y_true``).
     ablation_alone : dict of str -> dict of str -> float
-        ``{"audio": {...}, ...}``: accuracy and macro-F1 with only the named modality present,
+        ``{"audio": {...}, ...}``: the same scores with only the named modality present,
         every other modality at its baseline (needs ``y_true``). Feeds the leakage alarm.
     sanity : dict of str -> float
         Sanity checks, e.g. ``"randomisation_spearman"`` (rank correlation of trained vs

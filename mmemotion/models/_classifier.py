@@ -521,11 +521,29 @@ class FusionClassifier(NeuralNetClassifier):
         ``random_state`` stream stay as they were; so do custom datasets and any
         ``iterator_valid__*`` setting.
         """
-        if training or type(dataset) is not Dataset or self.get_params_for("iterator_valid"):
+        if training:
+            return self._train_iterator(dataset)
+        if type(dataset) is not Dataset or self.get_params_for("iterator_valid"):
             return super().get_iterator(dataset, training=training)
         batch_size = len(dataset) if self.batch_size == -1 else self.batch_size  # -1: one batch, as in skorch
         sampler = BatchSampler(SequentialSampler(range(len(dataset))), batch_size=max(batch_size, 1), drop_last=False)
         return DataLoader(dataset, sampler=sampler, batch_size=None)
+
+    def _train_iterator(self, dataset):
+        """Training batches, reshuffled every epoch.
+
+        skorch hands ``iterator_train__*`` to a plain DataLoader, whose ``shuffle`` defaults to
+        False, so without this every epoch would see the rows in manifest order: batches of one
+        actor (and mostly one emotion) at a time, with batch-norm statistics of that actor. The
+        permutation is drawn from the torch random state that ``random_state`` seeds. An explicit
+        ``iterator_train__shuffle``, ``__sampler`` or ``__batch_sampler`` is respected.
+        """
+        kwargs = self.get_params_for("iterator_train")
+        if self.iterator_train is not DataLoader or {"shuffle", "sampler", "batch_sampler"} & kwargs.keys():
+            return super().get_iterator(dataset, training=True)
+        batch_size = kwargs.pop("batch_size", self.batch_size)
+        batch_size = len(dataset) if batch_size == -1 else batch_size
+        return DataLoader(dataset, batch_size=batch_size, shuffle=True, **kwargs)
 
     def predict_proba(self, X):
         """Class probabilities.

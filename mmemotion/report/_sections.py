@@ -429,7 +429,7 @@ def modality_importance(explanation):
     if not panels:
         return unavailable("not available because the explanation holds no modality shares, Shapley "
                            "values or ablation results (run explain with those methods).")
-    rankings, flat, signs = {}, [], {}
+    rankings, flat, signs, tops = {}, [], {}, set()
     for title, series in panels:
         values = np.asarray(next(iter(series.values())), dtype=float)
         for a in range(len(modalities)):
@@ -446,6 +446,9 @@ def modality_importance(explanation):
             for prev, i in zip(order, order[1:]):
                 ranking += (" = " if abs(values[prev] - values[i]) <= 1e-9 else " > ") + modalities[i]
             rankings[title] = ranking
+            # The first place, ties included ("audio = video" leads with both).
+            tops.add(frozenset(modalities[i] for i in order if abs(values[i] - values[order[0]]) <= 1e-9))
+    conflicts = [f"{modalities[a]} and {modalities[b]}" for (a, b), seen in sorted(signs.items()) if len(seen) > 1]
     columns = sorted({c for row in table.values() for c in row}, key=lambda c: (c.split(":")[0], c))
     return {
         "available": True,
@@ -455,7 +458,10 @@ def modality_importance(explanation):
         "rankings": rankings,
         # Agreement = no pair of modalities is ordered one way by one measure and the other way by
         # another; a tie in one measure contradicts nothing.
-        "rankings_agree": all(len(v) == 1 for v in signs.values()),
+        "rankings_agree": not conflicts,
+        "conflicts": conflicts,
+        # Every measure puts the same modality (or tie) first, whatever they say about the rest.
+        "top_agree": sorted(tops.pop()) if len(tops) == 1 and conflicts else None,
         "flat": flat,
         "single_modality": len(modalities) == 1,
         "modalities": modalities,

@@ -166,6 +166,16 @@ def test_ablation_of_an_unused_modality_changes_nothing():
     assert exp.ablation_alone["audio"] == exp.ablation["none"]
 
 
+def test_ablation_log_loss_is_the_mean_cross_entropy_of_the_true_class():
+    pipe, X, y = make_pipeline(TinyNet(only="audio", seed=3), n=24)
+    exp = explain(pipe, X, y, methods=("ablation",), n_samples=None, verbose=False)
+    true = np.searchsorted(exp.classes, exp.y_true)
+    expected = -np.log(exp.proba[np.arange(len(true)), true]).mean()
+    assert exp.ablation["none"]["log_loss"] == pytest.approx(expected, rel=1e-5)
+    # The stand-in model reads audio only: removing another modality leaves the loss as it is.
+    assert exp.ablation["audio"]["log_loss"] != exp.ablation["none"]["log_loss"] == exp.ablation["video"]["log_loss"]
+
+
 def test_leakage_alarm_names_the_file_name_cause():
     pipe, X, _ = make_pipeline(TinyNet(only="text", seed=4), n=24)
     # Labels equal to what the text stream alone predicts: a "perfect" single modality.

@@ -93,6 +93,44 @@ def test_same_random_state_same_predictions_and_global_rng_untouched(data):
     assert not np.array_equal(p1, p3)
 
 
+class _BatchOrder(Callback):
+    """Records which rows (text[:, 0] holds the row number) each training batch holds."""
+
+    def initialize(self):
+        self.epochs = []
+        return self
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.epochs.append([])
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        if training:
+            self.epochs[-1].extend(batch[0]["text"][:, 0].round().long().tolist())
+
+
+def _training_order(X, y, **params):
+    X = SliceDict(**{k: v.copy() for k, v in X.items()})
+    X["text"][:, 0] = np.arange(len(y))
+    recorder = _BatchOrder()
+    FusionClassifier(**{**TINY, "max_epochs": 3, **params}, callbacks=[("order", recorder)]).fit(X, y)
+    return recorder.epochs
+
+
+def test_training_batches_are_reshuffled_every_epoch_from_random_state(data):
+    X, y, _ = data
+    epochs = _training_order(X, y)
+    rows = list(range(len(y)))
+    # Every row once per epoch, never in manifest order (skorch's DataLoader would keep it),
+    # and a new order each epoch.
+    assert all(sorted(order) == rows for order in epochs)
+    assert all(order != rows for order in epochs)
+    assert epochs[0] != epochs[1] != epochs[2]
+    assert _training_order(X, y) == epochs
+    assert _training_order(X, y, random_state=1) != epochs
+    # An explicit choice is respected.
+    assert _training_order(X, y, iterator_train__shuffle=False) == [rows] * 3
+
+
 def test_get_params_set_params_and_clone_round_trip(fitted, data):
     X, y, _ = data
     params = fitted.get_params()

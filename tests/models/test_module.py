@@ -69,6 +69,9 @@ def test_missing_active_input_raises_clear_error():
         (dict(audio_widths=(0,)), "audio_widths"),
         (dict(modality_dropout=1.0), "modality_dropout"),
         (dict(fusion="max"), "fusion"),
+        (dict(video_motion_blocks=3), "video_motion_blocks"),
+        (dict(video_motion_blocks=-1), "video_motion_blocks"),
+        (dict(video_motion_blocks=1.0), "video_motion_blocks"),
     ],
 )
 def test_bad_constructor_arguments(kwargs, match):
@@ -86,6 +89,16 @@ def test_video_stem_stride_reduces_the_first_feature_map():
     first = net.streams["video"].blocks[0]
     assert first.stride == (1, 2, 2)
     assert first(torch.rand(1, 3, 4, 10, 10)).shape[-3:] == (4, 5, 5)
+
+
+@pytest.mark.parametrize("motion_blocks, kernels", [(0, [1, 1]), (1, [1, 3]), (2, [3, 3])])
+def test_video_motion_blocks_set_the_temporal_kernels_and_keep_every_frame(motion_blocks, kernels):
+    net = ThreeStreamModule(modalities=("video",), video_motion_blocks=motion_blocks, **SHAPES, **TINY)
+    convs = [m for m in net.streams["video"].blocks if isinstance(m, torch.nn.Conv3d)]
+    assert [c.kernel_size[0] for c in convs] == kernels
+    # Pooling between blocks is spatial only: all 4 frames reach the last block.
+    assert net.streams["video"].blocks(torch.rand(1, 3, 4, 10, 10)).shape[2] == 4
+    assert net(video=_inputs()["video"]).shape == (3, 6)
 
 
 def test_modality_dropout_only_in_training_and_only_when_fused():
