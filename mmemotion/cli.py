@@ -31,7 +31,7 @@ __all__ = ["main", "build_parser", "UserError"]
 
 VOTE_COLUMNS = ("voice_vote", "face_vote", "multimodal_vote")
 
-#: Demo sizes. The default is sized for about five minutes on 2 CPU cores (see README).
+#: Demo sizes. The default took 138 s on 2 CPU cores (see README); "quick" is for tests.
 DEMO_SIZES = {
     "default": {"n_actors": 12, "clips_per_actor": 24, "duration": None, "max_epochs": 30, "n_explain": 24,
                 "n_steps": 16, "shap_nsamples": 16, "n_jobs": -1},
