@@ -566,6 +566,10 @@ def _add_common(parser):
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
 
+def _demo_help(text, key):
+    return f"{text} (default {DEMO_SIZES['default'][key]}; quick {DEMO_SIZES['quick'][key]})"
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="mmemotion",
@@ -581,10 +585,10 @@ def build_parser():
                                    "and write one self-contained HTML report.")
     p.add_argument("--out", default="demo-output", metavar="DIR", help="output folder (default: demo-output)")
     p.add_argument("--quick", action="store_true", help="tiny settings for tests (about a minute)")
-    p.add_argument("--n-actors", type=int, default=None, help=f"synthetic actors (default {DEMO_SIZES['default']['n_actors']}; quick {DEMO_SIZES['quick']['n_actors']})")
-    p.add_argument("--clips-per-actor", type=int, default=None, help=f"clips per actor (default {DEMO_SIZES['default']['clips_per_actor']}; quick {DEMO_SIZES['quick']['clips_per_actor']})")
-    p.add_argument("--max-epochs", type=int, default=None, help=f"training epochs (default {DEMO_SIZES['default']['max_epochs']}; quick {DEMO_SIZES['quick']['max_epochs']})")
-    p.add_argument("--n-explain", type=int, default=None, help=f"held-out clips to explain (default {DEMO_SIZES['default']['n_explain']}; quick {DEMO_SIZES['quick']['n_explain']})")
+    p.add_argument("--n-actors", type=int, default=None, help=_demo_help("synthetic actors", "n_actors"))
+    p.add_argument("--clips-per-actor", type=int, default=None, help=_demo_help("clips per actor", "clips_per_actor"))
+    p.add_argument("--max-epochs", type=int, default=None, help=_demo_help("training epochs", "max_epochs"))
+    p.add_argument("--n-explain", type=int, default=None, help=_demo_help("held-out clips to explain", "n_explain"))
     p.add_argument("--test-size", type=float, default=0.25, help="fraction of actors held out (default 0.25)")
     p.add_argument("--no-variants", action="store_true",
                    help="skip the audio-only and video-only models (no per-modality human comparison)")

@@ -29,6 +29,10 @@ def test_help_lists_every_command():
     script = Path(sys.executable).parent / "mmemotion"
     done = subprocess.run([str(script), "demo", "--help"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "--out" in done.stdout and "--quick" in done.stdout
+    # The sizes the help announces are the ones the demo uses.
+    flat = " ".join(done.stdout.split())
+    for key, text in (("n_actors", "synthetic actors"), ("max_epochs", "training epochs")):
+        assert f"{text} (default {cli.DEMO_SIZES['default'][key]}; quick {cli.DEMO_SIZES['quick'][key]})" in flat
 
 
 @pytest.mark.parametrize(

@@ -510,16 +510,15 @@ class FusionClassifier(NeuralNetClassifier):
         return super().check_is_fitted(attributes, *args, **kwargs)
 
     def get_iterator(self, dataset, training=False):
-        """Batches for inference and validation are cut in one indexing step.
+        """Training batches are reshuffled every epoch; evaluation batches are cut in one indexing step.
 
-        skorch's default DataLoader fetches every sample on its own and collates them, which
+        Training: see :meth:`_train_iterator`. Evaluation: skorch's default DataLoader fetches every sample on its own and collates them, which
         made ``predict_proba`` run at 0.80x a bare PyTorch loop (``benchmarks/bench_training.py``;
         a 3x16x64x64 clip is copied twice). For evaluation the order is fixed anyway, so a
         sequential :class:`~torch.utils.data.BatchSampler` hands the dataset whole index lists
         (a SliceDict slices every modality at once) and the DataLoader does no collation
-        (``batch_size=None``). Training batches keep skorch's loader, so shuffling and the
-        ``random_state`` stream stay as they were; so do custom datasets and any
-        ``iterator_valid__*`` setting.
+        (``batch_size=None``). Custom datasets and any ``iterator_valid__*`` setting keep
+        skorch's loader.
         """
         if training:
             return self._train_iterator(dataset)
