@@ -190,8 +190,9 @@ class ThreeStreamModule(nn.Module):
         "concat": the stream embeddings are concatenated and passed through one hidden dense
         layer (``head``). "sum": late fusion, every stream has its own hidden layer and logits
         (``heads``) and the logits are summed; with ``modality_dropout`` each stream then also
-        learns to classify on its own. On the synthetic acceptance set (8 actors) "sum" with
-        ``modality_dropout=0.5`` was the variant that beat both single streams.
+        learns to classify on its own. On the synthetic acceptance set (8 actors, 4 folds by
+        actor; tests/models/test_acceptance.py) "concat" reached 0.50 accuracy against audio
+        0.38 and video 0.31 alone, "sum" with ``modality_dropout=0.5`` 0.43.
 
     Attributes
     ----------
