@@ -6,7 +6,8 @@ Generates real-like synthetic CREMA-D clips (16 kHz WAV, 480x360 30 fps FLV1, du
 around the real median of 2.5 s) unless ``--root`` points at a CREMA-D-shaped folder, then prints,
 for the same clips in the same run (best of ``--repeat`` interleaved runs, one process, n_jobs=1):
 
-- audio: soundfile read of every clip (reference) vs MFCCTransformer;
+- audio: soundfile read of every clip (reference) vs MFCCTransformer, without and with the
+  prosody rows (``prosody=True``);
 - video: OpenCV decoding every frame with read() and with grab() only (references) vs
   FrameSampler (centre and face crop);
 - a cold pass with ``memory=`` vs the cached rerun;
@@ -84,9 +85,12 @@ def main():
 
         mfcc = MFCCTransformer().fit(audio[:1])
         mfcc.transform(audio[:2])  # warm-up: librosa/numba first-call costs are not per clip
+        prosody = MFCCTransformer(prosody=True).fit(audio[:1])
+        prosody.transform(audio[:2])
         rows = [
             ("audio", "soundfile.read (reference)", lambda: read_audio(audio)),
             ("audio", "MFCCTransformer()", lambda: mfcc.transform(audio)),
+            ("audio", "MFCCTransformer(prosody=True)", lambda: prosody.transform(audio)),
         ]
         samplers = {"center": FrameSampler().fit(video[:1]), "face": FrameSampler(crop="face").fit(video[:1])}
         rows += [
@@ -102,6 +106,7 @@ def main():
             print(f"{modality:8} {name:40} {rates[name]:9.1f} {peak:9.1f}")
         print("\nratios (same clips, same run):")
         print(f"  MFCC / soundfile read                : {rates['MFCCTransformer()'] / rates['soundfile.read (reference)']:.2f}")
+        print(f"  MFCC+prosody / MFCC                  : {rates['MFCCTransformer(prosody=True)'] / rates['MFCCTransformer()']:.2f}")
         for crop in ("FrameSampler() (center crop)", "FrameSampler(crop='face')"):
             print(f"  {crop:28} / cv2 read()  : {rates[crop] / rates['cv2 read() every frame (reference)']:.2f}")
             print(f"  {crop:28} / cv2 grab()  : {rates[crop] / rates['cv2 grab() every frame, no retrieve']:.2f}")

@@ -172,8 +172,13 @@ def _plain_params(estimator):
     return params
 
 
+def _speaker_norm_text(pipeline):
+    describe = getattr(pipeline[0], "describe_speaker_norm", None)
+    return describe() if describe is not None else "none"
+
+
 def _pipeline_card(pipeline):
-    card = {"classifier": _plain_params(pipeline[-1])}
+    card = {"classifier": _plain_params(pipeline[-1]), "speaker normalisation": _speaker_norm_text(pipeline)}
     features = pipeline[0]
     for name, transformer in getattr(features, "transformer_list", []):
         card[f"features.{name} ({type(transformer).__name__})"] = _plain_params(transformer)
@@ -381,6 +386,7 @@ def cmd_fit(args):
                 "data": str(Path(args.data).resolve()), "sample": args.sample, "seed": args.seed,
                 "modalities": list(args.modalities), "cv_results": cv_results, "grid": grid,
                 "params": _pipeline_card(pipeline), "timings (s)": stages.timings}
+        meta["split"]["speaker_norm"] = _speaker_norm_text(pipeline)
         if len(test):
             meta["evaluation"] = _evaluate(pipeline, frame.iloc[test], y.iloc[test])
         with atomic_path(out, overwrite=args.force) as tmp:
@@ -465,7 +471,7 @@ def cmd_demo(args):
 
     from .datasets import load_crema_d
     from .explain import explain
-    from .models import save_model
+    from .models import make_baseline_pipeline, save_model
     from .report import render_report
 
     size = dict(DEMO_SIZES["quick" if args.quick else "default"])
@@ -506,6 +512,9 @@ def cmd_demo(args):
                 models[name] = _fit(_make_pipeline(modalities, max_epochs=size["max_epochs"], seed=args.seed,
                                                    memory=cache, verbose=not quiet, n_jobs=size["n_jobs"]),
                                     X_train, y_train)
+            split["speaker_norm"] = _speaker_norm_text(models["fusion"])
+            # The first question of a reviewer: does the network beat a linear model on the same inputs?
+            models["baseline"] = make_baseline_pipeline(memory=cache, random_state=args.seed).fit(X_train, y_train)
         with stages(f"evaluating on held-out actors {split['test_actors']}"):
             for name, pipeline in models.items():
                 evaluations[name] = _evaluate(pipeline, X_test, y_test)

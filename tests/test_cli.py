@@ -161,9 +161,11 @@ def test_demo_quick_end_to_end(tmp_path, capsys):
     for sid, _ in SECTIONS:
         assert numbers["sections"][sid]["available"], sid
     models = numbers["sections"]["evaluation"]["models"]
-    assert set(models) == {"fusion", "audio", "video"}
+    # The linear baseline on the same actors sits beside the networks (issue 12).
+    assert set(models) == {"fusion", "audio", "video", "baseline"}
+    assert "per speaker" in numbers["sections"]["overview"]["split"]["speaker_norm"]
     matched = {(r["model"], r["presentation"]) for r in numbers["sections"]["trust"]["human_vs_model"] if r["matched"]}
-    assert matched == {("fusion", "multimodal"), ("audio", "voice"), ("video", "face")}
+    assert matched == {("fusion", "multimodal"), ("baseline", "multimodal"), ("audio", "voice"), ("video", "face")}
     split = numbers["sections"]["overview"]["split"]
     assert not set(split["train_actors"]) & set(split["test_actors"])
     assert (out / "model.mmemotion").is_file() and (out / "data" / "AudioWAV").is_dir()

@@ -96,7 +96,7 @@ def _skin_tone(rng):
     return dark + rng.uniform(0, 1) * (light - dark) + rng.normal(0, 6, size=3)
 
 
-def draw_cues(rng, table, emotion, level, actor):
+def draw_cues(rng, table, emotion, level, actor, gain=1.0):
     """Draw one clip's cue values for one modality.
 
     Parameters
@@ -110,14 +110,17 @@ def draw_cues(rng, table, emotion, level, actor):
     level : str
         Intensity code, scales the deviation from neutral.
     actor : dict
-        From :func:`draw_actor`; its habits shift every cue.
+        From :func:`draw_actor` (or the realistic mode's actor draws); its ``habit_<cue>``
+        entries shift every cue.
+    gain : float, default=1.0
+        How strongly this actor shows this emotion; multiplies the intensity.
 
     Returns
     -------
     cues : dict of str to float
     """
     e = EMOTIONS.index(emotion)
-    k = LEVEL_INTENSITY[level]
+    k = LEVEL_INTENSITY[level] * gain
     cues = {}
     for name, (means, clip_sd, _) in table.items():
         mean = means[_NEUTRAL] + k * (means[e] - means[_NEUTRAL])

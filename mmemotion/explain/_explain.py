@@ -133,7 +133,7 @@ def explain(
     clip_ids = _clip_ids(X_sub)
 
     tic = time.perf_counter()
-    features = pipeline[:-1].transform(X_sub)
+    features, display_features = _features(pipeline, X, index)
     background_features = features if X_background is None else pipeline[:-1].transform(X_background)
     timings["transform"] = time.perf_counter() - tic
 
@@ -181,9 +181,10 @@ def explain(
         index=index.tolist(), output="logit of the predicted class (gradient methods); "
         "softmax probabilities (Shapley values, ablation)",
     )
-    for m, s, a in zip(modalities, specs, arrays):
+    for m, s in zip(modalities, specs):
         if s.display is not None and s.display_field is not None:
-            setattr(exp, s.display_field, s.display(a))
+            # The media as decoded (before speaker normalisation), which is what a reader recognises.
+            setattr(exp, s.display_field, s.display(as_float_input(s, display_features[m])))
 
     common = dict(
         n_steps=n_steps, internal_batch_size=batch_size, background=background,
@@ -354,6 +355,21 @@ def _subsample(n_total, y, n_samples, random_state):
         members = rng.permutation(np.flatnonzero(y == label))
         key[members] = (np.arange(len(members)) + rng.uniform(size=len(members))) / len(members)
     return np.sort(np.argsort(key, kind="stable")[:n_samples])
+
+
+def _features(pipeline, X, index):
+    """Network inputs of the clips ``X[index]``, and the same features before speaker normalisation.
+
+    With per-speaker normalisation (``ModalityUnion(speaker_norm=...)``) each speaker's statistics
+    come from all of that speaker's clips in X, exactly as when ``pipeline.predict(X)`` scored
+    them; normalising the explained subsample alone would explain slightly different inputs.
+    """
+    union = pipeline[0]
+    if len(pipeline) == 2 and getattr(union, "speaker_norms_", None):
+        raw = union.extract(X)
+        return union.normalize_speakers(raw, X)[index], raw[index]
+    features = pipeline[:-1].transform(_take(X, index))
+    return features, features
 
 
 def _take(X, index):

@@ -7,15 +7,23 @@ per-sample shape. :class:`ModalityUnion` reshapes each output (a view) into a
 """
 
 from ._errors import LeakageWarning, MediaError, MediaWarning
-from ._frames import FrameSampler, face_box
+from ._egemaps import EGeMAPSTransformer
+from ._frames import FaceFallbackWarning, FrameSampler, face_box
+from ._functionals import ConcatModalities, Functionals
+from ._hog import FrameHOG
 from ._mfcc import MFCCTransformer
 from ._text import FilenameEmbedder, tokenize_name
 from ._union import ModalityUnion
 
 __all__ = [
+    "ConcatModalities",
+    "EGeMAPSTransformer",
     "face_box",
+    "FaceFallbackWarning",
     "FilenameEmbedder",
+    "FrameHOG",
     "FrameSampler",
+    "Functionals",
     "LeakageWarning",
     "MediaError",
     "MediaWarning",

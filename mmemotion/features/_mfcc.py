@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseFileTransformer
 from ._errors import MediaError
+from ._prosody import F0_MIN, PROSODY_ROWS, prosody_contours
 
 __all__ = ["MFCCTransformer"]
 
@@ -58,6 +59,23 @@ class MFCCTransformer(BaseFileTransformer):
     deltas : bool, default=False
         Also stack first- and second-order deltas (computed on the fixed-size matrix), so
         ``output_shape_[0]`` is 3.
+    prosody : bool, default=False
+        Append 7 prosodic and voice-quality contours below the coefficients, computed on the
+        same frames (same ``sr``, ``hop_length``, centring, cut and zero padding at the end;
+        deltas too with ``deltas=True``), so the map has
+        ``n_mfcc + 7`` rows. MFCCs describe the spectral envelope but carry almost no pitch;
+        these rows add it. In order: ``log_f0``, F0 from :func:`librosa.yin` (60-500 Hz, on the
+        signal resampled to about 8 kHz) in semitones re 100 Hz, linearly interpolated through
+        unvoiced frames (held at the edges; 0 if the clip has no voiced frame); ``voicing``, 1
+        where the normalised autocorrelation at the YIN period is at least 0.6 and the frame is
+        within 50 dB of the clip's loudest, else 0; ``rms_db``, RMS energy in dB re full scale
+        (:func:`librosa.feature.rms`); ``zcr``, zero-crossing rate
+        (the values of :func:`librosa.feature.zero_crossing_rate`); ``onset_strength``, spectral flux of the
+        log-mel spectrogram (:func:`librosa.onset.onset_strength`, a speaking-rate cue);
+        ``flatness_db``, spectral flatness in dB (:func:`librosa.feature.spectral_flatness`,
+        noisiness/breathiness); ``alpha_ratio``, energy in 1-5 kHz over 50 Hz-1 kHz in dB
+        (spectral tilt, as in eGeMAPS). The rows have very different scales: use
+        ``standardize=True`` (or the network's input normalisation).
     standardize : bool, default=False
         Learn the mean and standard deviation of each coefficient (over clips and frames) in
         ``fit`` and standardise with them in ``transform``.
@@ -78,10 +96,11 @@ class MFCCTransformer(BaseFileTransformer):
     Attributes
     ----------
     output_shape_ : tuple of int
-        ``(1, n_mfcc, n_frames)``, or ``(3, n_mfcc, n_frames)`` with ``deltas=True``.
-    mean_ : ndarray of shape (output_shape_[0], n_mfcc, 1)
-        Per-coefficient mean learned in ``fit`` (only with ``standardize=True``).
-    scale_ : ndarray of shape (output_shape_[0], n_mfcc, 1)
+        ``(1, n_rows, n_frames)``, or ``(3, n_rows, n_frames)`` with ``deltas=True``, where
+        ``n_rows`` is ``n_mfcc``, plus 7 with ``prosody=True``.
+    mean_ : ndarray of shape (output_shape_[0], n_rows, 1)
+        Per-row mean learned in ``fit`` (only with ``standardize=True``).
+    scale_ : ndarray of shape (output_shape_[0], n_rows, 1)
         Per-coefficient standard deviation (1 where it is 0; only with ``standardize=True``).
 
     See Also
@@ -105,6 +124,10 @@ class MFCCTransformer(BaseFileTransformer):
     ((2, 260), (1, 13, 20))
     """
 
+    # ModalityUnion(speaker_norm=...) pools time into one statistic per channel and row:
+    # the speaker's cepstral mean (and mean pitch, loudness, ... with prosody rows).
+    speaker_norm_pooled_axes = (2,)
+
     _parameter_constraints = {
         **BaseFileTransformer._parameter_constraints,
         "sr": [Interval(Integral, 1, None, closed="left")],
@@ -114,10 +137,11 @@ class MFCCTransformer(BaseFileTransformer):
         "n_mels": [Interval(Integral, 1, None, closed="left")],
         "n_frames": [Interval(Integral, 1, None, closed="left")],
         "deltas": ["boolean"],
+        "prosody": ["boolean"],
         "standardize": ["boolean"],
         "dtype": [Options(type, {np.float32, np.float64}), Options(np.dtype, {np.dtype("float32"), np.dtype("float64")})],
     }
-    _extract_params = ("sr", "n_mfcc", "n_fft", "hop_length", "n_mels", "n_frames", "deltas", "dtype")
+    _extract_params = ("sr", "n_mfcc", "n_fft", "hop_length", "n_mels", "n_frames", "deltas", "prosody", "dtype")
     _accepts_waveforms = True
 
     def __init__(
@@ -131,6 +155,7 @@ class MFCCTransformer(BaseFileTransformer):
         n_mels=64,
         n_frames=100,
         deltas=False,
+        prosody=False,
         standardize=False,
         dtype=np.float32,
         n_jobs=None,
@@ -146,6 +171,7 @@ class MFCCTransformer(BaseFileTransformer):
         self.n_mels = n_mels
         self.n_frames = n_frames
         self.deltas = deltas
+        self.prosody = prosody
         self.standardize = standardize
         self.dtype = dtype
         self.n_jobs = n_jobs
@@ -160,14 +186,15 @@ class MFCCTransformer(BaseFileTransformer):
             raise ValueError(f"deltas=True needs n_frames >= 3, got n_frames={self.n_frames}.")
 
     def _output_shape(self):
-        return (3 if self.deltas else 1, self.n_mfcc, self.n_frames)
+        n_rows = self.n_mfcc + (len(PROSODY_ROWS) if self.prosody else 0)
+        return (3 if self.deltas else 1, n_rows, self.n_frames)
 
     def _feature_names(self):
         prefixes = ["", "d1_", "d2_"][: self.output_shape_[0]]
-        return np.asarray(
-            [f"{p}mfcc{c}_t{t}" for p in prefixes for c in range(self.n_mfcc) for t in range(self.n_frames)],
-            dtype=object,
-        )
+        rows = [f"mfcc{c}" for c in range(self.n_mfcc)]
+        if self.prosody:
+            rows += [f"prosody_{r}" for r in PROSODY_ROWS]
+        return np.asarray([f"{p}{r}_t{t}" for p in prefixes for r in rows for t in range(self.n_frames)], dtype=object)
 
     def _needs_data_in_fit(self):
         return self.standardize
@@ -223,6 +250,9 @@ class MFCCTransformer(BaseFileTransformer):
             raise MediaError(source, "contains no audio samples (empty or truncated recording)")
         if not np.isfinite(y).all():
             raise MediaError(source, "the waveform contains NaN or infinite samples")
+        # F0 frames (two periods of 60 Hz) are longer than the STFT's: the last kept ones see a
+        # little past the cut (the file reader's margin covers it).
+        y_prosody = y[: self._needed_samples() + math.ceil(2 * self.sr / F0_MIN)]
         y = y[: self._needed_samples()]
         with warnings.catch_warnings():
             # Clips shorter than one window make librosa warn "n_fft ... too large"; the
@@ -233,9 +263,13 @@ class MFCCTransformer(BaseFileTransformer):
         # power_to_db(ref=1, top_db=80), DCT-II with ortho norm.
         log_mel = librosa.power_to_db(_mel_basis(self.sr, self.n_fft, self.n_mels) @ power)
         mfcc = librosa.feature.mfcc(S=log_mel, n_mfcc=self.n_mfcc)
-        fixed = np.zeros((self.n_mfcc, self.n_frames), dtype=np.float32)
+        fixed = np.zeros(self.output_shape_[1:], dtype=np.float32)
         n = min(self.n_frames, mfcc.shape[1])
-        fixed[:, :n] = mfcc[:, :n]
+        fixed[: self.n_mfcc, :n] = mfcc[:, :n]
+        if self.prosody:
+            fixed[self.n_mfcc :, :n] = prosody_contours(
+                y_prosody, power, log_mel, sr=self.sr, n_fft=self.n_fft, hop_length=self.hop_length, n=n
+            )
         if self.deltas:
             width = min(9, self.n_frames if self.n_frames % 2 else self.n_frames - 1)
             fixed = np.stack(

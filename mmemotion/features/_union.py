@@ -3,14 +3,16 @@
 from numbers import Integral
 
 import numpy as np
+import pandas as pd
 from joblib import Parallel, delayed
 from skorch.helper import SliceDict
 from sklearn.base import TransformerMixin, clone
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils import progress
+from ._speaker_norm import SPEAKER_NORMS, SpeakerStatistics, apply_statistics, pooled_axes_of, speaker_statistics
 
 __all__ = ["ModalityUnion"]
 
@@ -37,6 +39,24 @@ class ModalityUnion(TransformerMixin, _BaseComposition):
     transformer_list : list of (str, transformer)
         Steps; a transformer may be ``"drop"``. Transformers without ``output_shape_`` keep
         their 2-D output. Nested parameters use the step name: ``audio__n_mfcc``.
+    speaker_norm : {"mean", "zscore"}, dict or None, default=None
+        Per-speaker normalisation of every modality's output: subtract each speaker's mean
+        ("mean") or also divide by the speaker's standard deviation ("zscore"). A dict maps step
+        names to one of these or None (steps not named are left as they are). The statistics
+        are computed from the clips being transformed, grouped by ``X[speaker_column]``, with no
+        labels (transductive: at predict time an unseen speaker is normalised with their own
+        clips, never with other speakers'). The axes pooled into one statistic come from each
+        transformer's ``speaker_norm_pooled_axes`` (time for MFCC maps, so each coefficient
+        gets the speaker's cepstral mean; time for frame stacks, so the speaker's mean face is
+        removed pixel by pixel); all-zero observations (padding) are skipped and stay zero.
+        The output is float32. None: no normalisation (the output is the transformers' own).
+    speaker_column : str, default="actor_id"
+        Column of the DataFrame X naming the speaker of each clip.
+    min_speaker_clips : int, default=5
+        A speaker with fewer clips in the data being transformed is normalised with the
+        statistics of all training clips instead (learnt in ``fit``): a mean over one or two
+        clips would remove the emotion along with the speaker. A single clip can always be
+        predicted this way.
     n_jobs : int, default=None
         Transformers fitted in parallel (:class:`joblib.Parallel`). Each transformer also has
         its own ``n_jobs`` for its files; use one level of parallelism, not both.
@@ -49,6 +69,11 @@ class ModalityUnion(TransformerMixin, _BaseComposition):
         The fitted transformers, by step name (``"drop"`` steps left out).
     output_shapes_ : dict of str to tuple of int
         The per-sample shape of each modality, e.g. ``{"audio": (1, 40, 100)}``.
+    speaker_norms_ : dict of str to str
+        The normalisation applied to each normalised step (empty when ``speaker_norm`` is None).
+    global_statistics_ : dict of str to dict
+        Per normalised step, ``{"mean": ndarray, "scale": ndarray}`` over all training clips:
+        the fallback for speakers with fewer than ``min_speaker_clips`` clips.
 
     Notes
     -----
@@ -67,14 +92,21 @@ class ModalityUnion(TransformerMixin, _BaseComposition):
 
     _parameter_constraints = {
         "transformer_list": [list],
+        "speaker_norm": [StrOptions(set(SPEAKER_NORMS)), dict, None],
+        "speaker_column": [str],
+        "min_speaker_clips": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Integral, None],
         "verbose": ["verbose"],
     }
     # _BaseComposition handles get_params/set_params of the steps and of their parameters.
     _required_parameters = ["transformer_list"]
 
-    def __init__(self, transformer_list, *, n_jobs=None, verbose=False):
+    def __init__(self, transformer_list, *, speaker_norm=None, speaker_column="actor_id", min_speaker_clips=5,
+                 n_jobs=None, verbose=False):
         self.transformer_list = transformer_list
+        self.speaker_norm = speaker_norm
+        self.speaker_column = speaker_column
+        self.min_speaker_clips = min_speaker_clips
         self.n_jobs = n_jobs
         self.verbose = verbose
 
@@ -149,10 +181,36 @@ class ModalityUnion(TransformerMixin, _BaseComposition):
         results = Parallel(n_jobs=self.n_jobs)(progress(jobs, verbose=self.verbose, desc="ModalityUnion", total=len(steps)))
         self.transformers_ = {name: fitted for (name, _), (fitted, _) in zip(steps, results)}
         self.output_shapes_ = {name: self._shape_of(name, Xt) for (name, _), (_, Xt) in zip(steps, results)}
-        return self._assemble([Xt for _, Xt in results])
+        self.speaker_norms_ = self._resolve_norms()
+        speakers = self._speakers(X)
+        raw = self._assemble([Xt for _, Xt in results])
+        self.global_statistics_ = {}
+        for name in self.speaker_norms_:
+            stats = speaker_statistics(raw[name], pooled_axes_of(self.transformers_[name]))
+            if stats is None:
+                raise ValueError(
+                    f"ModalityUnion: every training clip of step {name!r} is all zeros, so speaker_norm has "
+                    "nothing to normalise with; check the input files or set speaker_norm=None."
+                )
+            self.global_statistics_[name] = {"mean": stats.mean, "scale": stats.scale}
+        return self._normalize(raw, speakers)
 
     def transform(self, X):
         """Transform X with every fitted step.
+
+        Parameters
+        ----------
+        X : DataFrame or sequence of shape (n_samples,)
+
+        Returns
+        -------
+        Xt : skorch.helper.SliceDict
+            ``{name: ndarray of shape (n_samples, *output_shapes_[name])}``.
+        """
+        return self.normalize_speakers(self.extract(X), X)
+
+    def extract(self, X):
+        """Features of X *before* speaker normalisation (what the transformers return).
 
         Parameters
         ----------
@@ -168,6 +226,90 @@ class ModalityUnion(TransformerMixin, _BaseComposition):
         jobs = (delayed(t.transform)(X) for t in fitted)
         outputs = Parallel(n_jobs=self.n_jobs)(progress(jobs, verbose=self.verbose, desc="ModalityUnion", total=len(fitted)))
         return self._assemble(outputs)
+
+    def normalize_speakers(self, Xt, X):
+        """Apply the speaker normalisation to features ``Xt`` extracted from the clips of X.
+
+        ``transform(X)`` is ``normalize_speakers(extract(X), X)``. The statistics of each speaker
+        come from the rows of ``Xt`` of that speaker only.
+
+        Parameters
+        ----------
+        Xt : skorch.helper.SliceDict
+            From :meth:`extract` on the same X.
+        X : DataFrame of shape (n_samples, n_columns)
+            Holds ``speaker_column`` (any X when ``speaker_norm`` is None).
+
+        Returns
+        -------
+        Xt : skorch.helper.SliceDict
+            The same keys; normalised steps as float32.
+        """
+        check_is_fitted(self)
+        return self._normalize(Xt, self._speakers(X))
+
+    def describe_speaker_norm(self):
+        """One sentence saying how the features are normalised per speaker (for reports and model cards).
+
+        Returns
+        -------
+        text : str
+        """
+        check_is_fitted(self)
+        if not self.speaker_norms_:
+            return "none: features are used as extracted (speaker differences are left in)"
+        kinds = {"zscore": "z-scored (mean and standard deviation)", "mean": "mean-subtracted"}
+        parts = "; ".join(f"{name} {kinds[mode]}" for name, mode in self.speaker_norms_.items())
+        return (
+            f"per speaker ({self.speaker_column!r}): {parts}, with statistics of each speaker's own clips in the "
+            "data being scored (no labels, no other speaker); a speaker with fewer than "
+            f"{self.min_speaker_clips} clips there gets the training clips' statistics"
+        )
+
+    def _resolve_norms(self):
+        norm = self.speaker_norm
+        if norm is None:
+            return {}
+        if isinstance(norm, str):
+            return {name: norm for name in self.transformers_}
+        unknown = sorted(set(norm) - set(self.transformers_))
+        bad = {k: v for k, v in norm.items() if v is not None and v not in SPEAKER_NORMS}
+        if unknown or bad:
+            raise ValueError(
+                f"ModalityUnion: speaker_norm={norm!r} must map step names {list(self.transformers_)} to one of "
+                f"{SPEAKER_NORMS} or None (unknown steps: {unknown}, unknown values: {bad})."
+            )
+        return {name: norm[name] for name in self.transformers_ if norm.get(name) is not None}
+
+    def _speakers(self, X):
+        if not getattr(self, "speaker_norms_", None):
+            return None
+        if not isinstance(X, pd.DataFrame) or self.speaker_column not in X.columns:
+            found = list(X.columns) if isinstance(X, pd.DataFrame) else type(X).__name__
+            raise ValueError(
+                f"ModalityUnion: speaker_norm={self.speaker_norm!r} reads the speaker of each clip from column "
+                f"{self.speaker_column!r} of a DataFrame X, but X has {found}. Pass the manifest frame of "
+                "load_crema_d, set speaker_column=, or set speaker_norm=None."
+            )
+        return X[self.speaker_column].astype(str).to_numpy()
+
+    def _normalize(self, Xt, speakers):
+        if not self.speaker_norms_:
+            return Xt
+        data = dict(Xt.items())
+        for name, mode in self.speaker_norms_.items():
+            A, pooled = data[name], pooled_axes_of(self.transformers_[name])
+            g = self.global_statistics_[name]
+            fallback = SpeakerStatistics(g["mean"], g["scale"])
+            out = np.empty(A.shape, dtype=np.float32)
+            for speaker in pd.unique(speakers):
+                rows = np.flatnonzero(speakers == speaker)
+                stats = None
+                if len(rows) >= self.min_speaker_clips:
+                    stats = speaker_statistics(A[rows], pooled)
+                out[rows] = apply_statistics(A[rows], pooled, stats or fallback, mode)
+            data[name] = out
+        return SliceDict(**data)
 
     def _shape_of(self, name, Xt):
         shape = getattr(self.transformers_[name], "output_shape_", None)

@@ -1,5 +1,6 @@
 """Models: the three-stream fusion network, its scikit-learn classifier and pipeline, and a safe file format."""
 
+from ._baseline import make_baseline_pipeline
 from ._classifier import FusionClassifier
 from ._module import ThreeStreamModule
 from ._persistence import load_model, save_model
@@ -10,6 +11,7 @@ __all__ = [
     "ThreeStreamModule",
     "compare_split_protocols",
     "load_model",
+    "make_baseline_pipeline",
     "make_default_pipeline",
     "save_model",
 ]

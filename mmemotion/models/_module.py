@@ -4,8 +4,10 @@ import numbers
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from .. import MODALITIES
+from ._functional_layers import HOGLayer, masked_time_statistics
 
 __all__ = ["ThreeStreamModule"]
 
@@ -22,12 +24,32 @@ def _as_tuple(value, name, *, length=None, allow_empty=False):
     return out
 
 
+class _FeatureBatchNorm(nn.BatchNorm1d):
+    """BatchNorm1d that uses its running statistics for a training batch of one sample.
+
+    skorch's last batch of an epoch can hold a single clip (e.g. 33 clips, batch size 32), whose
+    batch variance is undefined; plain BatchNorm1d raises there.
+    """
+
+    def forward(self, x):
+        if self.training and x.shape[0] == 1:
+            return nn.functional.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                                            False, 0.0, self.eps)
+        return super().forward(x)
+
+
 class _AudioStream(nn.Module):
     """Conv2D blocks over MFCC maps ``(n, C, n_mfcc, n_frames)`` -> ``(n, widths[-1] * freq_bins)``."""
 
-    def __init__(self, shape, widths, freq_bins, dropout, norm=False):
+    def __init__(self, shape, widths, freq_bins, dropout, norm=False, statistics=True, conv=True):
         super().__init__()
         channels, n_mfcc, _ = shape
+        self.statistics, self.conv = bool(statistics), bool(conv)
+        if not (self.statistics or self.conv):
+            raise ValueError("ThreeStreamModule: the audio stream needs audio_statistics=True or audio_widths.")
+        # Mean and spread over time of every input row (the classical functionals), standardised
+        # over the batch: what a linear model on clip statistics uses, inside the network.
+        self.stats_norm = _FeatureBatchNorm(2 * channels * n_mfcc) if self.statistics else None
         # MFCC coefficients differ in scale by two orders of magnitude (c0 is the log energy), so
         # each (channel, coefficient) row is normalised on its own with running statistics; this
         # keeps the network usable on raw, unstandardised MFCCTransformer output.
@@ -47,14 +69,19 @@ class _AudioStream(nn.Module):
         # coefficient is high says where the spectral energy is), so a few frequency bands are
         # kept apart; the fixed output size keeps the stream agnostic to the clip length.
         self.pool = nn.AdaptiveAvgPool2d((freq_bins, 1))
-        self.out_features = c_in * freq_bins
+        self.out_features = (c_in * freq_bins if self.conv else 0) + (2 * channels * n_mfcc if self.statistics else 0)
         self.norm = nn.LayerNorm(self.out_features) if norm else nn.Identity()
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x):
         n, c, m, f = x.shape
-        x = self.input_norm(x.reshape(n, c * m, f)).reshape(n, c, m, f)
-        return self.dropout(self.norm(self.pool(self.blocks(x)).flatten(1)))
+        parts = []
+        if self.statistics:
+            parts.append(self.stats_norm(masked_time_statistics(x.reshape(n, c * m, f))))
+        if self.conv:
+            x = self.input_norm(x.reshape(n, c * m, f)).reshape(n, c, m, f)
+            parts.append(self.pool(self.blocks(x)).flatten(1))
+        return self.dropout(self.norm(torch.cat(parts, dim=1)))
 
 
 class _VideoStream(nn.Module):
@@ -104,6 +131,46 @@ class _VideoStream(nn.Module):
             std = x.std(dim=(2, 3, 4), keepdim=True)
             x = (x - mean) / (std + 1e-3)
         return self.dropout(self.norm(self.pool(self.blocks(x)).flatten(1)))
+
+
+class _VideoHOGStream(nn.Module):
+    """HOG of every frame, then its mean and spread over time: ``(n, C, T, H, W)`` -> ``(n, 2 * D)``."""
+
+    def __init__(self, shape, cell, dropout, norm=False, standardize=False, grid=None):
+        super().__init__()
+        _, _, h, w = shape
+        self.grid = tuple(grid) if grid is not None else None
+        # Small frames (thumbnails, tests) get smaller cells: HOG needs at least 2x2 of them.
+        cell = max(1, min(cell, h // 2, w // 2))
+        self.standardize = bool(standardize)
+        self.hog = HOGLayer(cell=cell)
+        # The HOG block grid of the nominal frame size; other sizes are pooled to it, so the stream
+        # (like the others) accepts any frame size.
+        self.blocks_grid = (h // cell - 1, w // cell - 1)
+        d = self.grid[0] * self.grid[1] if self.grid is not None else 36 * self.blocks_grid[0] * self.blocks_grid[1]
+        self.stats_norm = _FeatureBatchNorm(2 * d)
+        self.out_features = 2 * d
+        self.norm = nn.LayerNorm(self.out_features) if norm else nn.Identity()
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x):
+        n, c, t, h, w = x.shape
+        if self.standardize:
+            x = (x - x.mean(dim=(2, 3, 4), keepdim=True)) / (x.std(dim=(2, 3, 4), keepdim=True) + 1e-3)
+        grey = x.mean(dim=1).reshape(n * t, h, w)
+        if self.grid is not None:
+            descriptors = F.adaptive_avg_pool2d(grey.unsqueeze(1), self.grid).reshape(n, t, -1)
+        else:
+            # The HOG layer has no weights: in training nothing upstream needs its gradient, so
+            # skipping autograd's bookkeeping here more than halves the cost of the video stream.
+            with torch.set_grad_enabled(grey.requires_grad and torch.is_grad_enabled()):
+                blocks = self.hog(grey)
+                if tuple(blocks.shape[-2:]) != self.blocks_grid:
+                    blocks = F.adaptive_avg_pool2d(blocks, self.blocks_grid)
+            descriptors = blocks.reshape(n, t, -1)
+        # Frames are never padding (FrameSampler repeats the last frame), so plain statistics.
+        stats = torch.cat([descriptors.mean(dim=1), descriptors.std(dim=1, unbiased=False)], dim=1)
+        return self.dropout(self.norm(self.stats_norm(stats)))
 
 
 class _TextStream(nn.Module):
@@ -171,7 +238,7 @@ class ThreeStreamModule(nn.Module):
     text_widths : tuple of int, default=(32,)
         Hidden sizes of the text stream's dense layers (may be empty: the embedding is used as is).
     fusion_width : int, default=64
-        Hidden size of the dense layer after concatenation.
+        Hidden size of the dense layer after concatenation; 0 gives a linear read-out.
     dropout : float, default=0.3
         Dropout on each stream embedding and on the fusion layer.
     stream_norm : bool, default=True
@@ -193,6 +260,32 @@ class ThreeStreamModule(nn.Module):
         learns to classify on its own. On the synthetic acceptance set (8 actors, 4 folds by
         actor; tests/models/test_acceptance.py) "concat" reached 0.50 accuracy against audio
         0.38 and video 0.31 alone, "sum" with ``modality_dropout=0.5`` 0.43.
+
+    audio_statistics : bool, default=False
+        Mean and standard deviation over time of every input row (MFCCs and prosody rows; padding
+        frames skipped), batch-normalised: the classical clip functionals, computed inside the
+        network so that attributions still reach every MFCC cell.
+    audio_conv : bool, default=True
+        Also run the Conv2D blocks (``audio_widths``) and add their pooled features. On unseen
+        actors of the realistic synthetic corpus (10 actors, 5 folds by actor) the audio-only
+        model scored 0.593 with statistics alone and 0.570 with both, at 13x the training time;
+        but on the audio-planted faithfulness set (tests/explain/test_faithfulness.py) the
+        statistics alone reached 0.50 held-out accuracy where the convolutions reach 0.84 (the
+        toy voice's cues are temporal: tremor, rate), so they stay on.
+    video_representation : {"conv3d", "hog", "grid"}, default="conv3d"
+        "hog": histograms of oriented gradients of every frame (a fixed, differentiable layer;
+        ``video_hog_cell`` pixels per cell, 2x2-cell blocks, 9 orientations), then their mean and
+        standard deviation over the clip. "conv3d": the learnt Conv3D blocks (``video_widths``,
+        ...). "grid": grey level averaged into a ``video_grid`` of cells per frame, mean and
+        standard deviation over the clip. On unseen actors of the realistic corpus, video alone:
+        "hog" 0.390, "conv3d" 0.313, "grid" (8x8) 0.197; on the video-planted faithfulness set
+        "hog" 0.91 against 0.59. "hog" is not yet the default because its explanations fail two
+        of our faithfulness checks: Integrated Gradients' completeness gap is 0.15-0.19 of
+        f(x) - f(baseline) at 16 steps (Conv3D: < 0.05), and on the audio-planted set the
+        gradient methods give the decoy video the larger share (0.53) although ablation shows
+        the model relies on audio (log-loss +2.9 nats vs +0.3).
+    video_hog_cell : int, default=8
+        HOG cell size in pixels.
 
     Attributes
     ----------
@@ -236,6 +329,10 @@ class ThreeStreamModule(nn.Module):
         modality_dropout=0.2,
         video_standardize=True,
         fusion="concat",
+        audio_statistics=False,
+        audio_conv=True,
+        video_representation="conv3d",
+        video_hog_cell=8,
     ):
         super().__init__()
         if isinstance(modalities, str):
@@ -268,29 +365,40 @@ class ThreeStreamModule(nn.Module):
                 raise ValueError("ThreeStreamModule: `audio_shape` (C, n_mfcc, n_frames) is required when 'audio' is active.")
             self.audio_shape = _as_tuple(audio_shape, "audio_shape", length=3)
             streams["audio"] = _AudioStream(
-                self.audio_shape, _as_tuple(audio_widths, "audio_widths"), int(audio_freq_bins), dropout,
-                norm=stream_norm,
+                self.audio_shape, _as_tuple(audio_widths, "audio_widths", allow_empty=True), int(audio_freq_bins),
+                dropout, norm=stream_norm, statistics=audio_statistics, conv=audio_conv,
             )
         if "video" in self.modalities:
             if video_shape is None:
                 raise ValueError("ThreeStreamModule: `video_shape` (C, T, H, W) is required when 'video' is active.")
             self.video_shape = _as_tuple(video_shape, "video_shape", length=4)
+            if video_representation not in ("conv3d", "hog", "grid"):
+                raise ValueError(
+                    "ThreeStreamModule: `video_representation` must be 'conv3d', 'hog' or 'grid', got "
+                    f"{video_representation!r}."
+                )
             video_widths = _as_tuple(video_widths, "video_widths")
             if not (isinstance(video_motion_blocks, numbers.Integral) and 0 <= video_motion_blocks <= len(video_widths)):
                 raise ValueError(
                     f"ThreeStreamModule: `video_motion_blocks` must be an int from 0 to len(video_widths)="
                     f"{len(video_widths)}, got {video_motion_blocks!r}."
                 )
-            streams["video"] = _VideoStream(
-                self.video_shape,
-                video_widths,
-                _as_tuple(video_stem_stride, "video_stem_stride", length=3),
-                _as_tuple(video_grid, "video_grid", length=2),
-                dropout,
-                norm=stream_norm,
-                standardize=video_standardize,
-                motion_blocks=video_motion_blocks,
-            )
+            if video_representation in ("hog", "grid"):
+                streams["video"] = _VideoHOGStream(
+                    self.video_shape, int(video_hog_cell), dropout, norm=stream_norm, standardize=video_standardize,
+                    grid=_as_tuple(video_grid, "video_grid", length=2) if video_representation == "grid" else None,
+                )
+            else:
+                streams["video"] = _VideoStream(
+                    self.video_shape,
+                    video_widths,
+                    _as_tuple(video_stem_stride, "video_stem_stride", length=3),
+                    _as_tuple(video_grid, "video_grid", length=2),
+                    dropout,
+                    norm=stream_norm,
+                    standardize=video_standardize,
+                    motion_blocks=video_motion_blocks,
+                )
         if "text" in self.modalities:
             if text_dim is None:
                 raise ValueError("ThreeStreamModule: `text_dim` is required when 'text' is active.")
@@ -300,6 +408,10 @@ class ThreeStreamModule(nn.Module):
         self.streams = nn.ModuleDict(streams)
 
         def make_head(n_in):
+            if not fusion_width:
+                # A linear read-out of the stream features: with a few hundred clips this is what
+                # the classical systems (functionals + linear model) do best.
+                return nn.Sequential(nn.Linear(n_in, self.n_classes))
             return nn.Sequential(
                 nn.Linear(n_in, int(fusion_width)),
                 nn.ReLU(inplace=True),

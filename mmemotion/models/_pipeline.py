@@ -7,7 +7,26 @@ from sklearn.pipeline import Pipeline
 from .. import MODALITIES
 from ._classifier import FusionClassifier
 
-__all__ = ["make_default_pipeline", "compare_split_protocols"]
+__all__ = ["make_default_pipeline", "compare_split_protocols", "check_modalities", "DEFAULT_SPEAKER_NORM"]
+
+#: make_default_pipeline's per-speaker normalisation (``speaker_norm=None`` there means this).
+#: Audio: z-scored per speaker, which took the audio network on unseen actors of the realistic
+#: corpus from 0.313 to 0.593 accuracy, and a linear baseline from 0.31 to 0.64. Video is left
+#: as decoded for the Conv3D stream: its per-clip standardisation divides a speaker-normalised
+#: clip (near zero at the explanation baseline) by its tiny spread, which broke Integrated
+#: Gradients' completeness (gap 0.09-0.12 of f(x) - f(baseline) against < 0.05 without), and
+#: text is the spoken sentence, which every speaker says alike.
+DEFAULT_SPEAKER_NORM = {"audio": "zscore"}
+
+
+def check_modalities(modalities, caller):
+    """Return ``modalities`` as a tuple in canonical order, or raise naming ``caller``."""
+    if isinstance(modalities, str):
+        modalities = (modalities,)
+    unknown = [m for m in modalities if m not in MODALITIES]
+    if unknown or not modalities:
+        raise ValueError(f"{caller}: modalities={tuple(modalities)!r} must be a non-empty subset of {MODALITIES}.")
+    return tuple(m for m in MODALITIES if m in modalities)
 
 
 def make_default_pipeline(
@@ -20,6 +39,9 @@ def make_default_pipeline(
     frame_size=(64, 64),
     crop="face",
     text_dim=32,
+    prosody=True,
+    speaker_norm=None,
+    speaker_column="actor_id",
     n_jobs=None,
     random_state=0,
     verbose=False,
@@ -52,6 +74,18 @@ def make_default_pipeline(
         gives the network four times the pixels on the face at the same input size.
     text_dim : int, default=32
         :class:`~mmemotion.features.FilenameEmbedder` ``dim`` (sentence words only, no label codes).
+    prosody : bool, default=True
+        MFCCTransformer ``prosody``: append pitch (log F0), voicing, loudness, zero-crossing
+        rate, onset strength and two voice-quality rows to the MFCC map. MFCCs carry no pitch.
+    speaker_norm : {"zscore", "mean", "off"}, dict or None, default=None
+        :class:`~mmemotion.features.ModalityUnion` ``speaker_norm``: standardise each speaker's
+        features with that speaker's own clips (at predict time too, transductively, without
+        labels). Between-speaker differences are larger than between-emotion ones; see
+        ``benchmarks/bench_generalisation.py`` for what this is worth. None: the default,
+        :data:`DEFAULT_SPEAKER_NORM` (audio z-scored); "off" switches it off; a dict names the
+        normalisation of each modality (inactive ones are ignored).
+    speaker_column : str, default="actor_id"
+        Column of X naming the speaker of each clip.
     n_jobs : int or None, default=None
         Parallel decoding jobs per transformer.
     random_state : int or None, default=0
@@ -79,16 +113,10 @@ def make_default_pipeline(
     # librosa when only the network is used.
     from ..features import FilenameEmbedder, FrameSampler, MFCCTransformer, ModalityUnion
 
-    if isinstance(modalities, str):
-        modalities = (modalities,)
-    unknown = [m for m in modalities if m not in MODALITIES]
-    if unknown or not modalities:
-        raise ValueError(
-            f"make_default_pipeline: modalities={tuple(modalities)!r} must be a non-empty subset of {MODALITIES}."
-        )
+    active = check_modalities(modalities, "make_default_pipeline")
     builders = {
         "audio": lambda: MFCCTransformer(
-            n_mfcc=n_mfcc, n_frames=n_audio_frames, n_jobs=n_jobs, memory=memory, verbose=verbose
+            n_mfcc=n_mfcc, n_frames=n_audio_frames, prosody=prosody, n_jobs=n_jobs, memory=memory, verbose=verbose
         ),
         "video": lambda: FrameSampler(
             n_frames=n_video_frames,
@@ -101,9 +129,18 @@ def make_default_pipeline(
         ),
         "text": lambda: FilenameEmbedder(dim=text_dim, random_state=0 if random_state is None else random_state),
     }
-    active = tuple(m for m in MODALITIES if m in modalities)
-    union = ModalityUnion([(m, builders[m]()) for m in active])
+    if speaker_norm is None:
+        speaker_norm = DEFAULT_SPEAKER_NORM
+    if speaker_norm == "off":
+        speaker_norm = None
+    elif isinstance(speaker_norm, dict):
+        speaker_norm = {m: v for m, v in speaker_norm.items() if m in active and v is not None} or None
+    union = ModalityUnion([(m, builders[m]()) for m in active], speaker_norm=speaker_norm,
+                          speaker_column=speaker_column)
     clf_params.setdefault("verbose", int(bool(verbose)))
+    # Weight decay 0.01 gave the audio stream +0.016 accuracy on unseen actors of the realistic
+    # synthetic corpus (benchmarks/bench_generalisation.py); a few hundred clips need the prior.
+    clf_params.setdefault("optimizer__weight_decay", 0.01)
     clf = FusionClassifier(module__modalities=active, random_state=random_state, **clf_params)
     return Pipeline([("features", union), ("clf", clf)])
 

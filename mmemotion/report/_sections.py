@@ -135,6 +135,8 @@ def overview(frame, dataset, split, evaluations, main, explanation):
     if split:
         train, test = set(split.get("train_actors") or ()), set(split.get("test_actors") or ())
         split_rows = [("protocol", split.get("protocol", "not recorded"))]
+        if split.get("speaker_norm"):
+            split_rows.append(("speaker normalisation", split["speaker_norm"]))
         for key in ("n_train", "n_test"):
             if key in split:
                 split_rows.append((key.replace("n_", "") + " clips", split[key]))

@@ -25,6 +25,8 @@ EMOTIONS = ("FEA", "HAP", "SAD")
 SET = {"n_actors": 8, "clips_per_actor": 48}
 FRAME_SIZE = 64
 N_FRAMES = 2
+#: make_default_pipeline's per-speaker normalisation.
+SPEAKER_NORM = {"audio": "zscore"}
 #: Clips explained per planted set (all held-out actors).
 N_EXPLAIN = 32
 
@@ -53,7 +55,9 @@ def _pipeline(*, include_label_codes=False, modalities=("audio", "video", "text"
         batch_size=16,
         random_state=0,
     )
-    return Pipeline([("features", ModalityUnion([(m, steps[m]) for m in modalities])), ("clf", clf)])
+    # Per-speaker normalisation as in make_default_pipeline.
+    union = ModalityUnion([(m, steps[m]) for m in modalities], speaker_norm=SPEAKER_NORM)
+    return Pipeline([("features", union), ("clf", clf)])
 
 
 def _split(root):

@@ -19,7 +19,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils import estimator_checks as ec
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from mmemotion.features import FilenameEmbedder, FrameSampler, MFCCTransformer, ModalityUnion
+from mmemotion.features import EGeMAPSTransformer, FilenameEmbedder, FrameSampler, MFCCTransformer, ModalityUnion
 
 NAMES = ["1001_DFA_ANG_XX", "1002_IEO_SAD_HI", "1003_TSI_NEU_XX", "holiday_photo-2"]
 
@@ -30,12 +30,14 @@ CASES = {
         lambda: MFCCTransformer(n_mfcc=8, n_mels=16, n_frames=10, deltas=True, standardize=True),
         "wavs",
     ),
+    "MFCCTransformer-prosody": (lambda: MFCCTransformer(n_mfcc=8, n_mels=16, n_frames=10, prosody=True), "wavs"),
     "FrameSampler": (lambda: FrameSampler(n_frames=3, size=(8, 6)), "flvs"),
     "FrameSampler-grey-uint8-face": (
         lambda: FrameSampler(n_frames=4, size=(6, 6), color=False, crop="face", dtype=np.uint8),
         "flvs",
     ),
     "FilenameEmbedder": (lambda: FilenameEmbedder(dim=6), "names"),
+    "EGeMAPSTransformer": (lambda: EGeMAPSTransformer(), "wavs"),
     "FilenameEmbedder-hashing": (lambda: FilenameEmbedder(dim=6, method="hashing"), "names"),
 }
 

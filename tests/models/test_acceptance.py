@@ -80,7 +80,12 @@ def test_random_split_overestimates_actor_independent_accuracy(dataset, one_torc
     # 4-fold 0.38. Actor habits (pitch, loudness offsets) are learnable when the test actors
     # are also in training, so the random protocol is optimistic.
     X, y, cache = dataset
-    pipe = make_default_pipeline(modalities=("audio",), memory=cache, **FEATURES, **NETWORK)
+    # The network as it was before issue 12 (no speaker normalisation, no prosody rows, no weight
+    # decay): speaker normalisation removes the speaker identity the random protocol leaks, and
+    # with all three the optimism on this set vanished (random 0.484, actor 0.505), so this
+    # configuration is the one that shows what compare_split_protocols measures.
+    pipe = make_default_pipeline(modalities=("audio",), memory=cache, speaker_norm="off", prosody=False,
+                                 optimizer__weight_decay=0.0, **FEATURES, **NETWORK)
     result = compare_split_protocols(pipe, X, y, n_splits=4)
     print("split protocols:", {k: round(result[k], 3) for k in ("random", "actor", "optimism")})
     assert result["random"] > result["actor"]

@@ -85,7 +85,8 @@ def test_modalities_order_is_canonical():
 
 
 def test_video_stem_stride_reduces_the_first_feature_map():
-    net = ThreeStreamModule(modalities=("video",), video_stem_stride=(1, 2, 2), **SHAPES, **TINY)
+    net = ThreeStreamModule(modalities=("video",), video_representation="conv3d", video_stem_stride=(1, 2, 2),
+                            **SHAPES, **TINY)
     first = net.streams["video"].blocks[0]
     assert first.stride == (1, 2, 2)
     assert first(torch.rand(1, 3, 4, 10, 10)).shape[-3:] == (4, 5, 5)
@@ -93,7 +94,8 @@ def test_video_stem_stride_reduces_the_first_feature_map():
 
 @pytest.mark.parametrize("motion_blocks, kernels", [(0, [1, 1]), (1, [1, 3]), (2, [3, 3])])
 def test_video_motion_blocks_set_the_temporal_kernels_and_keep_every_frame(motion_blocks, kernels):
-    net = ThreeStreamModule(modalities=("video",), video_motion_blocks=motion_blocks, **SHAPES, **TINY)
+    net = ThreeStreamModule(modalities=("video",), video_representation="conv3d", video_motion_blocks=motion_blocks,
+                            **SHAPES, **TINY)
     convs = [m for m in net.streams["video"].blocks if isinstance(m, torch.nn.Conv3d)]
     assert [c.kernel_size[0] for c in convs] == kernels
     # Pooling between blocks is spatial only: all 4 frames reach the last block.
@@ -124,8 +126,10 @@ def test_modality_dropout_keeps_at_least_one_stream():
 
 def test_video_standardize_ignores_clip_brightness():
     video = _inputs(dtype=torch.float32)["video"] * 0.5
-    on = ThreeStreamModule(modalities=("video",), **SHAPES, **TINY).eval()
-    off = ThreeStreamModule(modalities=("video",), video_standardize=False, **SHAPES, **TINY).eval()
+    # The Conv3D stream: HOG (the default) ignores brightness offsets by construction.
+    on = ThreeStreamModule(modalities=("video",), video_representation="conv3d", **SHAPES, **TINY).eval()
+    off = ThreeStreamModule(modalities=("video",), video_representation="conv3d", video_standardize=False, **SHAPES,
+                            **TINY).eval()
     off.load_state_dict(on.state_dict())
     assert torch.allclose(on(video=video), on(video=video + 0.3), atol=1e-4)
     assert not torch.allclose(off(video=video), off(video=video + 0.3), atol=1e-4)

@@ -40,7 +40,8 @@ def test_fit_predict_on_the_manifest_frame(synthetic_bunch, shared_cache):
     pipe.fit(X, y, clf__groups=X["actor_id"])
     clf = pipe.named_steps["clf"]
     assert clf.classes_.tolist() == list(EMOTIONS)
-    assert clf.input_shapes_ == {"audio": (1, 13, 20), "video": (3, 4, 16, 16), "text": (8,)}
+    # 13 MFCCs + 7 prosody rows (pitch, voicing, loudness, ...), the default since issue 12.
+    assert clf.input_shapes_ == {"audio": (1, 13 + 7, 20), "video": (3, 4, 16, 16), "text": (8,)}
     pred = pipe.predict(X.iloc[:10])
     assert set(pred) <= set(EMOTIONS)
     assert pipe.predict_proba(X.iloc[:10]).shape == (10, 6)

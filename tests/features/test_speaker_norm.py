@@ -1,0 +1,128 @@
+"""Per-speaker normalisation in ModalityUnion: transductive, label-free, searchable, single-clip safe."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, GroupKFold
+from sklearn.pipeline import Pipeline
+
+from mmemotion.features import ConcatModalities, MFCCTransformer, ModalityUnion
+
+
+class SeriesTransformer(TransformerMixin, BaseEstimator):
+    """Reads per-sample arrays of shape (2, 5) (2 features x 5 time steps) from column "x"."""
+
+    speaker_norm_pooled_axes = (1,)
+
+    def fit(self, X, y=None):
+        self.output_shape_ = (2, 5)
+        return self
+
+    def transform(self, X):
+        return np.stack([np.asarray(v, dtype=np.float64).ravel() for v in X["x"]])
+
+
+def _frame(rng, actors, clips_per_actor, offset_by_actor=None):
+    rows = []
+    for a in actors:
+        shift = (offset_by_actor or {}).get(a, 10.0 * a)
+        for _ in range(clips_per_actor):
+            rows.append({"actor_id": a, "x": shift + rng.normal(size=(2, 5))})
+    return pd.DataFrame(rows)
+
+
+def _union(**kw):
+    return ModalityUnion([("series", SeriesTransformer())], **kw)
+
+
+def test_statistics_come_only_from_the_predicted_speakers_own_clips():
+    rng = np.random.default_rng(0)
+    train = _frame(rng, [1, 2, 3], 6)
+    test = _frame(rng, [7, 8], 6)
+    out = _union(speaker_norm="zscore").fit(train).transform(test)["series"]
+    # Expected: actor 7's clips z-scored per feature with the mean/std of actor 7's clips only.
+    x7 = np.stack(test.loc[test.actor_id == 7, "x"].to_list())
+    mean, sd = x7.mean(axis=(0, 2), keepdims=True), x7.std(axis=(0, 2), keepdims=True)
+    np.testing.assert_allclose(out[:6], (x7 - mean) / sd, rtol=1e-5, atol=1e-5)
+    # Other actors in the batch and the training actors do not change actor 7's output.
+    other_train = _frame(np.random.default_rng(5), [4, 5], 9, offset_by_actor={4: -50.0, 5: 80.0})
+    alone = _union(speaker_norm="zscore").fit(other_train).transform(test[test.actor_id == 7])["series"]
+    np.testing.assert_allclose(alone, out[:6], rtol=1e-6)
+    # transform takes no labels at all; a shifted speaker gives the same normalised output.
+    shifted = test.assign(x=[v + 1000.0 for v in test["x"]])
+    np.testing.assert_allclose(_union(speaker_norm="zscore").fit(train).transform(shifted)["series"], out, atol=1e-3)
+
+
+def test_unseen_speaker_with_one_clip_falls_back_to_training_statistics():
+    rng = np.random.default_rng(1)
+    train = _frame(rng, [1, 2], 6)
+    union = _union(speaker_norm="zscore", min_speaker_clips=3).fit(train)
+    one = _frame(rng, [9], 1)
+    out = union.transform(one)["series"]
+    g = union.global_statistics_["series"]
+    expected = (one["x"].iloc[0] - g["mean"][:, None]) / g["scale"][:, None]
+    np.testing.assert_allclose(out[0], expected, rtol=1e-5)
+    assert np.isfinite(out).all()
+
+
+def test_padding_is_neither_counted_nor_changed_and_mean_mode_keeps_scale():
+    rng = np.random.default_rng(2)
+    frame = _frame(rng, [1], 6)
+    padded = frame.copy()
+    padded.at[0, "x"] = np.concatenate([frame.at[0, "x"][:, :3], np.zeros((2, 2))], axis=1)
+    out = _union(speaker_norm="mean").fit(padded).transform(padded)["series"]
+    assert (out[0, :, 3:] == 0).all()
+    stacked = np.stack(padded["x"].to_list())
+    valid = stacked.any(axis=1, keepdims=True)
+    mean = (stacked * valid).sum(axis=(0, 2)) / valid.sum()
+    np.testing.assert_allclose(out[1], stacked[1] - mean[:, None], rtol=1e-5)
+
+
+def test_per_modality_dict_and_clear_errors():
+    rng = np.random.default_rng(3)
+    frame = _frame(rng, [1, 2], 5)
+    raw = _union().fit_transform(frame)["series"]
+    assert np.array_equal(_union(speaker_norm={"series": None}).fit_transform(frame)["series"], raw)
+    with pytest.raises(ValueError, match="unknown steps"):
+        _union(speaker_norm={"audio": "zscore"}).fit(frame)
+    with pytest.raises(ValueError, match="'speaker'.*speaker_norm=None"):
+        _union(speaker_norm="mean", speaker_column="speaker").fit(frame)
+    with pytest.raises(ValueError, match="speaker_norm"):
+        _union(speaker_norm="median").fit(frame)
+
+
+def test_grid_search_switches_speaker_norm():
+    rng = np.random.default_rng(4)
+    frames, labels = [], []
+    for a in range(6):
+        # The speaker's offset swamps the emotion effect (+-1.5): only per-speaker normalisation
+        # makes the label linearly readable across speakers.
+        offset = rng.normal(0, 10.0)
+        for k in range(8):
+            label = k % 2
+            frames.append({"actor_id": a, "x": offset + (3.0 * label - 1.5) + rng.normal(size=(2, 5))})
+            labels.append(label)
+    X, y = pd.DataFrame(frames), np.array(labels)
+    pipe = Pipeline([("features", _union()), ("concat", ConcatModalities()), ("clf", LogisticRegression())])
+    search = GridSearchCV(pipe, {"features__speaker_norm": [None, "zscore"]}, cv=GroupKFold(3))
+    search.fit(X, y, groups=X["actor_id"])
+    scores = dict(zip([p["features__speaker_norm"] for p in search.cv_results_["params"]],
+                      search.cv_results_["mean_test_score"]))
+    assert search.best_params_ == {"features__speaker_norm": "zscore"}
+    assert scores["zscore"] > 0.9 > scores[None] + 0.2
+
+
+def test_mfcc_maps_get_the_speakers_cepstral_mean_removed(wavs):
+    X = pd.DataFrame({"audio_path": wavs[:4], "actor_id": [1, 1, 2, 2]})
+    union = ModalityUnion([("audio", MFCCTransformer(n_mfcc=6, n_mels=12, n_frames=8))], speaker_norm="mean",
+                          min_speaker_clips=2)
+    out = union.fit_transform(X)["audio"]
+    raw = union.extract(X)["audio"]
+    for rows in ([0, 1], [2, 3]):
+        block = raw[rows]
+        valid = block.any(axis=(1, 2), keepdims=True)
+        mean = (block * valid).sum(axis=(0, 3), keepdims=True) / valid.sum()
+        np.testing.assert_allclose(out[rows], (block - mean) * valid, rtol=1e-4, atol=1e-3)
+    assert clone(union).get_params()["speaker_norm"] == "mean"
