@@ -323,15 +323,19 @@ def load_model(path):
             f"load_model: {path} is not an mmemotion model file (expected a zip with {_JSON_NAME} and "
             f"{_TENSORS_NAME}, as written by save_model): {exc}"
         ) from None
-    if doc.get("format") != FORMAT:
-        raise ValueError(f"load_model: {path} is not an mmemotion model file (format={doc.get('format')!r}).")
-    if doc.get("format_version", 0) > FORMAT_VERSION:
-        raise ValueError(
-            f"load_model: {path} uses format version {doc['format_version']}, newer than this mmemotion "
-            f"supports ({FORMAT_VERSION}); upgrade mmemotion."
-        )
+    # The type first: a JSON list or number has no .get (issue 13 found an AttributeError here).
     if not isinstance(doc, dict):
         raise ValueError(f"load_model: {path} is not an mmemotion model file ({_JSON_NAME} is not a JSON object).")
+    if doc.get("format") != FORMAT:
+        raise ValueError(f"load_model: {path} is not an mmemotion model file (format={doc.get('format')!r}).")
+    version = doc.get("format_version", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ValueError(f"load_model: {path} is damaged: format_version={version!r} is not an integer.")
+    if version > FORMAT_VERSION:
+        raise ValueError(
+            f"load_model: {path} uses format version {version}, newer than this mmemotion "
+            f"supports ({FORMAT_VERSION}); upgrade mmemotion."
+        )
     try:
         arrays = st_load(raw) if raw else {}
     except Exception as exc:  # noqa: BLE001 - safetensors raises its own SafetensorError type
@@ -339,4 +343,12 @@ def load_model(path):
             f"load_model: {path} is not a valid mmemotion model file: {_TENSORS_NAME} is not a "
             f"safetensors file ({type(exc).__name__}: {exc})."
         ) from None
-    return _Decoder(arrays).decode(doc["model"])
+    try:
+        return _Decoder(arrays).decode(doc["model"])
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:
+        # Entries of the wrong JSON type (a list where parameters belong, a number for a class
+        # name) or missing keys: the structure is not what save_model writes.
+        raise ValueError(
+            f"load_model: {path} is damaged: {_JSON_NAME} does not have the structure save_model writes "
+            f"({type(exc).__name__}: {exc})."
+        ) from None

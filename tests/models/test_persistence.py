@@ -109,3 +109,61 @@ def test_pickle_and_joblib_of_the_whole_pipeline(fitted_pipeline, synthetic_bunc
         joblib.dump(fitted_pipeline, tmp_path / "pipe.joblib")
         restored = joblib.load(tmp_path / "pipe.joblib")
     np.testing.assert_array_equal(restored.predict_proba(X), fitted_pipeline.predict_proba(X))
+
+
+def _rewrite(path, out, edit):
+    """Copy a model file with model.json replaced by ``edit(doc)`` (any JSON value)."""
+    with zipfile.ZipFile(path) as zf:
+        doc = json.loads(zf.read("model.json"))
+        tensors = zf.read("model.safetensors")
+    with zipfile.ZipFile(out, "w") as zf:
+        zf.writestr("model.json", json.dumps(edit(doc)))
+        zf.writestr("model.safetensors", tensors)
+    return out
+
+
+def _set(doc, keys, value):
+    target = doc
+    for key in keys[:-1]:
+        target = target[key]
+    target[keys[-1]] = value
+    return doc
+
+
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        # A JSON list raised AttributeError from doc.get before (issue 13).
+        (lambda doc: [doc], "not a JSON object"),
+        (lambda doc: 42, "not a JSON object"),
+        (lambda doc: _set(doc, ["format_version"], "1"), "format_version='1' is not an integer"),
+        (lambda doc: _set(doc, ["model", "__net__", "params"], [1, 2]), "does not have the structure"),
+        (lambda doc: _set(doc, ["model", "__net__", "class"], 7), "does not have the structure|allow-list"),
+        (lambda doc: _set(doc, ["model"], {"__net__": {}}), "does not have the structure"),
+        (lambda doc: _set(doc, ["model", "__net__", "fitted", "module_state"], {"__dict__": []}),
+         "does not have the structure"),
+    ],
+)
+def test_damaged_model_json_gives_a_clear_error(tmp_path, edit, match):
+    X, y, _ = planted()
+    path = save_model(FusionClassifier(**TINY).fit(X, y), tmp_path / "clf.mmemotion")
+    with pytest.raises(ValueError, match=match):
+        load_model(_rewrite(path, tmp_path / "damaged.mmemotion", edit))
+
+
+def test_truncated_and_member_renamed_files_give_a_clear_error(tmp_path):
+    X, y, _ = planted()
+    path = save_model(FusionClassifier(**TINY).fit(X, y), tmp_path / "clf.mmemotion")
+    data = path.read_bytes()
+    truncated = tmp_path / "truncated.mmemotion"
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="not an mmemotion model file"):
+        load_model(truncated)
+    # Members under other names (e.g. a path-traversal name) are never read: model.json is missing.
+    traversal = tmp_path / "traversal.mmemotion"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(traversal, "w") as zf:
+        zf.writestr("../../model.json", src.read("model.json"))
+        zf.writestr("model.safetensors", src.read("model.safetensors"))
+    with pytest.raises(ValueError, match="not an mmemotion model file"):
+        load_model(traversal)
+    assert not (tmp_path.parent / "model.json").exists()
