@@ -261,10 +261,13 @@ class ThreeStreamModule(nn.Module):
         actor; tests/models/test_acceptance.py) "concat" reached 0.50 accuracy against audio
         0.38 and video 0.31 alone, "sum" with ``modality_dropout=0.5`` 0.43.
 
-    audio_statistics : bool, default=False
+    audio_statistics : bool, default=True
         Mean and standard deviation over time of every input row (MFCCs and prosody rows; padding
         frames skipped), batch-normalised: the classical clip functionals, computed inside the
-        network so that attributions still reach every MFCC cell.
+        network so that attributions still reach every MFCC cell. Added to the Conv2D features,
+        they raised the acceptance set (tests/models/test_acceptance.py) from audio 0.667 /
+        fusion 0.693 to 0.714 / 0.755, and the audio model on the realistic corpus from 0.447
+        (Conv2D alone) to 0.570.
     audio_conv : bool, default=True
         Also run the Conv2D blocks (``audio_widths``) and add their pooled features. On unseen
         actors of the realistic synthetic corpus (10 actors, 5 folds by actor) the audio-only
@@ -329,7 +332,7 @@ class ThreeStreamModule(nn.Module):
         modality_dropout=0.2,
         video_standardize=True,
         fusion="concat",
-        audio_statistics=False,
+        audio_statistics=True,
         audio_conv=True,
         video_representation="conv3d",
         video_hog_cell=8,
