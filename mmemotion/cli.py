@@ -91,11 +91,13 @@ def _existing_file(path, what):
     return path
 
 
-def _load_data(args):
+def _load_data(args, modalities=None):
+    """Load --data for ``modalities`` (None: whatever media the folder holds)."""
     from .datasets import load_crema_d
 
     root = _existing_dir(args.data, "--data")
-    bunch = load_crema_d(root, sample=args.sample, random_state=args.seed, verbose=not args.quiet)
+    bunch = load_crema_d(root, modalities=modalities, sample=args.sample, random_state=args.seed,
+                         verbose=not args.quiet)
     return bunch
 
 
@@ -337,7 +339,10 @@ def cmd_fit(args):
     check_can_write(_meta_path(out), overwrite=args.force)
     stages = _Stages(3, quiet=args.quiet)
     with stages("loading data"):
-        bunch = _load_data(args)
+        bunch = _load_data(args, args.modalities)
+        # Without --modalities: every modality the folder's media allow (audio + text for the
+        # common WAV-only copy of CREMA-D).
+        modalities = list(bunch.modalities)
         frame, y = bunch.frame, bunch.frame["emotion"]
         if args.test_size > 0:
             train, test = _actor_split(frame, args.test_size, args.seed)
@@ -347,7 +352,7 @@ def cmd_fit(args):
     cv_results = None
     with tempfile.TemporaryDirectory(prefix="mmemotion-cache-") as cache, stages("fitting"):
         memory = args.cache or (cache if grid else None)
-        pipeline = _make_pipeline(args.modalities, max_epochs=args.epochs, seed=args.seed, memory=memory,
+        pipeline = _make_pipeline(modalities, max_epochs=args.epochs, seed=args.seed, memory=memory,
                                   verbose=not args.quiet, early_stopping=not grid)
         # --set takes one value; a comma list is one tuple value (module__video_widths=8,16,32).
         fixed = {key: values[0] if len(values) == 1 else tuple(values) for key, values in _parse_grid(args.set).items()}
@@ -384,7 +389,7 @@ def cmd_fit(args):
                  "train_actors": sorted(int(a) for a in frame["actor_id"].unique()), "test_actors": [],
                  "n_train": len(frame), "n_test": 0},
                 "data": str(Path(args.data).resolve()), "sample": args.sample, "seed": args.seed,
-                "modalities": list(args.modalities), "cv_results": cv_results, "grid": grid,
+                "modalities": modalities, "cv_results": cv_results, "grid": grid,
                 "params": _pipeline_card(pipeline), "timings (s)": stages.timings}
         meta["split"]["speaker_norm"] = _speaker_norm_text(pipeline)
         if len(test):
@@ -405,7 +410,7 @@ def _load_model_and_data(args):
     model_path = _existing_file(args.model, "--model")
     model = load_model(model_path)
     meta = _read_meta(model_path)
-    bunch = _load_data(args)
+    bunch = _load_data(args, meta.get("modalities", MODALITIES))
     return model, meta, bunch
 
 
@@ -619,7 +624,9 @@ def build_parser():
     p = sub.add_parser("fit", help="fit a model on a CREMA-D folder and save it (safe format)")
     _add_data_args(p)
     p.add_argument("--out", required=True, metavar="MODEL", help="model file, e.g. emotion.mmemotion")
-    p.add_argument("--modalities", nargs="+", choices=MODALITIES, default=list(MODALITIES))
+    p.add_argument("--modalities", nargs="+", choices=MODALITIES, default=None,
+                   help="modalities to fit (default: all the folder's media allow: audio, video and text, "
+                        "or audio and text for a folder with only AudioWAV/)")
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--test-size", type=float, default=0.25,
                    help="fraction of actors held out for evaluation (0: train on all)")

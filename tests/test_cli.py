@@ -190,3 +190,35 @@ def test_fit_grid_search_reaches_the_report(tmp_path, make_synthetic):
     assert "Cross-validation" in html.read_text() and "clf__max_epochs=2" in html.read_text()
     # No explanation was given: the gallery says why instead of failing.
     assert numbers["sections"]["gallery"]["available"] is False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kept, removed", [("audio", "VideoFlash"), ("video", "AudioWAV")])
+def test_one_modality_folder_fit_predict_explain_report(tmp_path, make_synthetic, kept, removed):
+    # The most common copy of CREMA-D is AudioWAV/ alone: fit picks the modalities the folder's
+    # media allow (plus text, which reads the file name) without being told.
+    import shutil
+
+    import pandas as pd
+
+    root = tmp_path / f"{kept}_only"
+    shutil.copytree(make_synthetic(n_actors=4, clips_per_actor=6), root)
+    shutil.rmtree(root / removed)
+    model = tmp_path / "m.mmemotion"
+    assert run("fit", "--data", root, "--out", model, "--epochs", 1, "-q") == 0
+    meta = json.loads((tmp_path / "m.mmemotion.meta.json").read_text())
+    assert meta["modalities"] == [kept, "text"]
+    assert run("predict", "--model", model, "--data", root, "--out", tmp_path / "p.csv", "-q") == 0
+    assert len(pd.read_csv(tmp_path / "p.csv")) == 24
+    assert run("explain", "--model", model, "--data", root, "--n-clips", 3, "--n-steps", 2, "--shap-nsamples", 2,
+               "--out", tmp_path / "e.npz", "-q") == 0
+    assert set(cli.load_explanation(tmp_path / "e.npz").modalities) == {kept, "text"}
+    html = tmp_path / "r.html"
+    assert run("report", "--model", model, "--data", root, "--explanation", tmp_path / "e.npz",
+               "--out", html, "-q") == 0
+    numbers = json.loads(html.with_suffix(".json").read_text())
+    assert numbers["sections"]["gallery"]["available"] is True
+    missing = "video" if kept == "audio" else "audio"
+    assert f"the {missing} of" in html.read_text() and "is missing" in html.read_text()
+    # Asking for the removed media fails before any fitting, naming the reason.
+    assert run("fit", "--data", root, "--out", tmp_path / "x.mmemotion", "--modalities", missing, "-q") == 1

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch, check_random_state
 
-from ..utils import progress
+from ..utils import check_modalities, progress
 from ._codes import EMOTIONS, VOTE_LETTERS
 from ._manifest import AUDIO_DIR, AUDIO_SUFFIXES, QUALITY_COLUMNS, VIDEO_DIR, VIDEO_SUFFIXES, build_manifest
 from ._media_checks import check_clip
@@ -31,12 +31,14 @@ class CremaDQualityWarning(UserWarning):
     """Issued once per :func:`load_crema_d` call when clips or files were excluded."""
 
 
-def load_crema_d(root, *, sample=None, stratify=True, random_state=None, return_X_y=False, check_media=True,
-                 min_duration=0.25, max_duration=10.0, verbose=False):
+def load_crema_d(root, *, modalities=None, sample=None, stratify=True, random_state=None, return_X_y=False,
+                 check_media=True, min_duration=0.25, max_duration=10.0, verbose=False):
     """Load CREMA-D (or a synthetic copy) as a table of clips, one row per usable clip.
 
     Audio ``AudioWAV/*.wav`` and video ``VideoFlash/*.flv`` (or ``.mp4``) are paired by file
-    stem ``<actor>_<sentence>_<emotion>_<level>``. Files that cannot be used (unpaired,
+    stem ``<actor>_<sentence>_<emotion>_<level>``; a clip needs the files of the ``modalities``
+    it will be used for (the common audio-only copy of CREMA-D, 7,442 WAVs without
+    ``VideoFlash/``, loads as audio + text). Files that cannot be used (unpaired,
     unparsable or unknown-code names, empty or unreadable files, audio or video too short or
     too long, video length far from its audio) are excluded, listed with their reason in
     ``quality``, and summarised in one :class:`CremaDQualityWarning`.
@@ -44,7 +46,14 @@ def load_crema_d(root, *, sample=None, stratify=True, random_state=None, return_
     Parameters
     ----------
     root : str or path-like
-        The CREMA-D folder (the one containing ``AudioWAV`` and ``VideoFlash``).
+        The CREMA-D folder (the one containing ``AudioWAV`` and/or ``VideoFlash``).
+    modalities : str or tuple of {"audio", "video", "text"}, default=None
+        What the clips will be used for. A clip needs a WAV for "audio" and a video for
+        "video" ("text" reads the file name only); a file that no requested modality needs is
+        neither required nor checked, and its path is filled in when it exists (None
+        otherwise). None: every modality whose folder exists, i.e. audio and video for a full
+        copy, audio alone when there is no ``VideoFlash/``, video alone when there is no
+        ``AudioWAV/`` (text is always possible).
     sample : float or int, default=None
         Keep a random subset: a fraction in (0, 1] (``0.05`` = 5% of the usable clips) or
         a number of clips. None keeps all.
@@ -61,6 +70,7 @@ def load_crema_d(root, *, sample=None, stratify=True, random_state=None, return_
     min_duration, max_duration : float, default=0.25, 10.0
         Usable audio and video length in seconds. CREMA-D clips last 1.3 to 5 s; its
         ``1064_IEO_DIS_MD.flv`` holds about a minute of takes and is excluded as too long.
+        Only the media a clip needs are checked.
     verbose : bool, default=False
         Progress bar over the media checks.
 
@@ -72,11 +82,13 @@ def load_crema_d(root, *, sample=None, stratify=True, random_state=None, return_
         emotion (code), level, age, sex, race, ethnicity (from ``VideoDemographics.csv``;
         missing when absent), voice_vote, face_vote, multimodal_vote (human majority votes
         from ``processedResults/summaryTable.csv`` as emotion codes, ties joined as
-        ``"ANG:SAD"``, missing when the file is absent), duration (audio seconds).
+        ``"ANG:SAD"``, missing when the file is absent), duration (audio seconds, or video
+        seconds when the audio is not needed and absent).
         ``data`` : ``frame`` without ``emotion``. ``target`` : Series of emotion codes.
         ``target_names`` : list of the six emotion codes. ``feature_names`` : columns of
         ``data``. ``quality`` : DataFrame with columns clip_id, path, reason, detail, one row
         per excluded file. ``DESCR`` : description. ``root`` : the folder as a Path.
+        ``modalities`` : the modalities the clips were loaded for, as a tuple.
     (data, target) : tuple if ``return_X_y`` is True
 
     Raises
@@ -99,9 +111,11 @@ def load_crema_d(root, *, sample=None, stratify=True, random_state=None, return_
     True
     """
     root = _check_root(root)
+    modalities = _check_modalities(root, modalities)
+    media = tuple(m for m in ("audio", "video") if m in modalities)
     _check_sample(sample)
     entries = _listing(root)
-    clips, quality = build_manifest(entries, root)
+    clips, quality = build_manifest(entries, root, media=media)
     rejected = [quality]
 
     clips["duration"] = np.nan
@@ -110,7 +124,12 @@ def load_crema_d(root, *, sample=None, stratify=True, random_state=None, return_
         rows = zip(clips["clip_id"], clips["audio_path"], clips["video_path"])
         for i, (clip_id, audio, video) in enumerate(progress(rows, verbose=verbose, desc="checking CREMA-D media",
                                                              total=len(clips), unit="clip")):
-            duration, problem = check_clip(audio, video, min_duration=min_duration, max_duration=max_duration)
+            audio, video = (path if isinstance(path, str) else None for path in (audio, video))
+            # Check what the modalities need; text alone needs one readable file of either kind.
+            needed_audio = audio if "audio" in media or "video" not in media else None
+            needed_video = video if "video" in media or needed_audio is None else None
+            duration, problem = check_clip(needed_audio, needed_video, min_duration=min_duration,
+                                           max_duration=max_duration)
             clips.iloc[i, clips.columns.get_loc("duration")] = duration
             if problem is not None:
                 keep[i] = False
@@ -122,13 +141,16 @@ def load_crema_d(root, *, sample=None, stratify=True, random_state=None, return_
 
     if len(clips) == 0:
         counts = quality["reason"].value_counts().to_dict() if len(quality) else {}
-        raise ValueError(f"No usable CREMA-D clip in {root} (excluded files by reason: {counts}). {_LAYOUT_HELP}")
+        raise ValueError(f"No usable CREMA-D clip for modalities={modalities} in {root} (excluded files by "
+                         f"reason: {counts}). {_LAYOUT_HELP}")
     if len(quality):
         _warn_quality(root, quality, n_kept=len(clips))
 
     frame = clips.merge(_demographics(root), on="actor_id", how="left")
     frame = frame.merge(_votes(root), on="clip_id", how="left")
     frame = frame[FRAME_COLUMNS]
+    for column in ("audio_path", "video_path"):  # an absent file is None, not NaN
+        frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
     frame = _sample(frame, sample, stratify, random_state).reset_index(drop=True)
 
     data = frame.drop(columns="emotion")
@@ -137,7 +159,7 @@ def load_crema_d(root, *, sample=None, stratify=True, random_state=None, return_
         return data, target
     return Bunch(frame=frame, data=data, target=target, target_names=list(EMOTIONS),
                  feature_names=list(data.columns), quality=quality, DESCR=_describe(root, frame, quality),
-                 root=root)
+                 root=root, modalities=modalities)
 
 
 def _check_root(root):
@@ -154,6 +176,13 @@ def _check_root(root):
             f"load_crema_d: {root} is not a CREMA-D folder: it has neither {AUDIO_DIR}/ nor {VIDEO_DIR}/. "
             f"{_LAYOUT_HELP}")
     return root
+
+
+def _check_modalities(root, modalities):
+    if modalities is not None:
+        return check_modalities(modalities, "load_crema_d")
+    present = {"audio": (root / AUDIO_DIR).is_dir(), "video": (root / VIDEO_DIR).is_dir(), "text": True}
+    return tuple(m for m, here in present.items() if here)
 
 
 def _check_sample(sample):

@@ -30,7 +30,7 @@ def _unknown_codes(stem):
     return "unknown " + ", ".join(bad)
 
 
-def build_manifest(entries, root):
+def build_manifest(entries, root, *, media=("audio", "video")):
     """Pair audio and video files by stem and parse their names.
 
     Parameters
@@ -41,11 +41,17 @@ def build_manifest(entries, root):
         ``VideoFlash/`` (e.g. ``AudioMP3/``) and other suffixes are ignored.
     root : pathlib.Path
         Folder the paths are relative to; output paths are ``root / relative_path`` as str.
+    media : tuple of {"audio", "video"}, default=("audio", "video")
+        The files a clip needs. A clip lacking one of them is excluded ("unpaired audio":
+        its video is missing; "unpaired video": its WAV is missing); a file of a kind that is
+        not needed is used when present (its path is filled in) and left empty (None) when
+        absent. With ``media=()`` a clip needs one file of either kind (its name carries
+        everything the text modality reads).
 
     Returns
     -------
     clips : DataFrame
-        One row per paired clip with parsable name and non-empty files, sorted by clip_id:
+        One row per usable clip with parsable name and non-empty files, sorted by clip_id:
         clip_id, audio_path, video_path, actor_id, sentence, sentence_text, emotion, level.
     quality : DataFrame
         One row per excluded file: clip_id, path, reason, detail.
@@ -85,16 +91,19 @@ def build_manifest(entries, root):
 
     rows = []
     for stem in sorted(audio.keys() | video.keys()):
-        if stem in empty and (stem not in audio or stem not in video):
+        missing_audio = "audio" in media and stem not in audio
+        missing_video = "video" in media and stem not in video
+        if stem in empty and (missing_audio or missing_video or stem not in audio and stem not in video):
             continue
-        if stem not in video:
+        if missing_video:
             rejected.append(_quality_row(stem, audio[stem][0], "unpaired audio",
                                          f"no {VIDEO_DIR}/{stem}.flv (or .mp4)"))
-        elif stem not in audio:
+        elif missing_audio:
             rejected.append(_quality_row(stem, video[stem][0], "unpaired video", f"no {AUDIO_DIR}/{stem}.wav"))
         else:
             parts = parse_stem(stem)
-            rows.append({"clip_id": stem, "audio_path": audio[stem][0], "video_path": video[stem][0],
+            rows.append({"clip_id": stem, "audio_path": audio.get(stem, (None,))[0],
+                         "video_path": video.get(stem, (None,))[0],
                          "actor_id": parts["actor_id"], "sentence": parts["sentence"],
                          "sentence_text": SENTENCES[parts["sentence"]], "emotion": parts["emotion"],
                          "level": parts["level"]})

@@ -47,22 +47,33 @@ def probe_video(path):
             capture.release()
 
 
+def _length_problem(kind, path, seconds, min_duration, max_duration):
+    if seconds < min_duration:
+        return path, f"{kind} too short", f"{seconds:.2f} s < min_duration={min_duration} s"
+    if seconds > max_duration:
+        return path, f"{kind} too long", f"{seconds:.1f} s > max_duration={max_duration} s"
+    return None
+
+
 def check_clip(audio_path, video_path, *, min_duration, max_duration):
-    """Decide whether one clip is usable.
+    """Decide whether one clip is usable; a path that is None is not checked.
 
     Returns
     -------
     duration : float
-        Audio duration in seconds (NaN when unknown).
+        Audio duration in seconds, or the video's when there is no audio (NaN when unknown).
     problem : None or (path, reason, detail)
     """
-    audio = probe_audio(audio_path)
-    if isinstance(audio, str):
-        return float("nan"), (audio_path, "unreadable audio", audio)
-    if audio < min_duration:
-        return audio, (audio_path, "audio too short", f"{audio:.2f} s < min_duration={min_duration} s")
-    if audio > max_duration:
-        return audio, (audio_path, "audio too long", f"{audio:.1f} s > max_duration={max_duration} s")
+    audio = float("nan")
+    if audio_path is not None:
+        audio = probe_audio(audio_path)
+        if isinstance(audio, str):
+            return float("nan"), (audio_path, "unreadable audio", audio)
+        problem = _length_problem("audio", audio_path, audio, min_duration, max_duration)
+        if problem is not None:
+            return audio, problem
+    if video_path is None:
+        return audio, None
     video = probe_video(video_path)
     if isinstance(video, str):
         return audio, (video_path, "unreadable video", video)
@@ -70,10 +81,11 @@ def check_clip(audio_path, video_path, *, min_duration, max_duration):
     if n_frames <= 0 or fps <= 0:
         return audio, (video_path, "video has no frames", f"frame count {n_frames:g}, fps {fps:g}")
     length = n_frames / fps
-    if length < min_duration:
-        return audio, (video_path, "video too short", f"{length:.2f} s < min_duration={min_duration} s")
-    if length > max_duration:
-        return audio, (video_path, "video too long", f"{length:.1f} s > max_duration={max_duration} s")
+    problem = _length_problem("video", video_path, length, min_duration, max_duration)
+    if problem is not None:
+        return audio, problem
+    if audio_path is None:
+        return length, None
     # A video far shorter or longer than its audio is a different or truncated recording
     # (CREMA-D's 1076_MTI_NEU_XX.flv is a fraction of its WAV).
     if not 0.5 * audio <= length <= 2.0 * audio + 1.0:

@@ -12,8 +12,9 @@ from ..utils import atomic_path
 __all__ = ["FeatureCache", "resolve_cache_dir"]
 
 # Bump when the per-file output of any transformer changes for the same parameters, so that
-# entries written by an older mmemotion are never read back.
-_FORMAT_VERSION = 1
+# entries written by an older mmemotion are never read back. 2: FrameSampler(crop="face") finds
+# the face with dlib's detector first (version 1 entries hold the heuristic's crops).
+_FORMAT_VERSION = 2
 
 
 def resolve_cache_dir(memory):

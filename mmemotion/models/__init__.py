@@ -2,12 +2,14 @@
 
 from ._baseline import make_baseline_pipeline
 from ._classifier import FusionClassifier
+from ._late_fusion import LateFusionClassifier
 from ._module import ThreeStreamModule
 from ._persistence import load_model, save_model
 from ._pipeline import compare_split_protocols, make_default_pipeline
 
 __all__ = [
     "FusionClassifier",
+    "LateFusionClassifier",
     "ThreeStreamModule",
     "compare_split_protocols",
     "load_model",

@@ -15,7 +15,7 @@ from skorch import NeuralNetClassifier
 from skorch.callbacks import EarlyStopping, EpochScoring
 from skorch.dataset import Dataset
 from skorch.helper import SliceDict
-from skorch.utils import is_dataset
+from skorch.utils import is_dataset, to_tensor
 from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, SequentialSampler, Subset
 
@@ -254,6 +254,20 @@ class FusionClassifier(NeuralNetClassifier):
             kwargs.update({k: v for k, v in from_data.items() if k in accepted})
         self.module_ = self.initialized_instance(self.module, kwargs)
         return self
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """Cross-entropy of the fused output, or the sum of every stream's own cross-entropy
+        when the module fuses by product of experts (``module__fusion="product"``)."""
+        per_stream = self.module_.__dict__.pop("stream_log_probs_", None)
+        if getattr(self.module_, "fusion", None) != "product" or not per_stream:
+            return super().get_loss(y_pred, y_true, X=X, training=training)
+        y_true = to_tensor(y_true, device=self.device)
+        # The criterion's class weights and label smoothing apply to every stream's loss
+        # (cross_entropy's log_softmax leaves log-probabilities unchanged).
+        weight = getattr(self.criterion_, "weight", None)
+        smoothing = float(getattr(self.criterion_, "label_smoothing", 0.0))
+        return sum(nn.functional.cross_entropy(log_p, y_true, weight=weight, label_smoothing=smoothing)
+                   for log_p in per_stream.values())
 
     def initialize_criterion(self):
         """Build the loss, adding the class weights computed in fit."""

@@ -77,7 +77,11 @@ class HOGLayer(nn.Module):
                         x[..., :, -1:] - x[..., :, -2:-1]], dim=-1)
         gy = torch.cat([x[..., 1:2, :] - x[..., 0:1, :], x[..., 2:, :] - x[..., :-2, :],
                         x[..., -1:, :] - x[..., -2:-1, :]], dim=-2)
-        sq = gx * gx + gy * gy + 1e-8
+        # The epsilon (a gradient of 0.03 on the [0, 1] pixel scale) keeps the orientation and
+        # magnitude smooth where the image is flat, as on the path from the black baseline that
+        # Integrated Gradients integrates along: with 1e-8 the completeness gap was 0.09 of
+        # f(x) - f(baseline) at 16 steps on the video-planted faithfulness set, 0.05 with 1e-3.
+        sq = gx * gx + gy * gy + 1e-3
         mag = torch.sqrt(sq)
         # cos(2 theta) and sin(2 theta) without atan2: orientation is unsigned (theta ~ theta + pi).
         cos2, sin2 = (gx * gx - gy * gy) / sq, 2 * gx * gy / sq

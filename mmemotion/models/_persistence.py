@@ -37,6 +37,7 @@ _ALLOWED_CLASSES = (
     "sklearn.linear_model.LogisticRegression",
     "mmemotion.models.FusionClassifier",
     "mmemotion.models.ThreeStreamModule",
+    "mmemotion.models.LateFusionClassifier",
     "sklearn.pipeline.Pipeline",
     "sklearn.preprocessing.StandardScaler",
     "torch.nn.CrossEntropyLoss",

@@ -246,23 +246,31 @@ def eda(frame):
 
     sample_id, audio_figure, video_figure = None, None, None
     audio_reason = video_reason = "not available because the dataset frame has no existing media path."
+    def exists(path):
+        return isinstance(path, str) and Path(path).is_file()
+
     for _, row in frame.iterrows():
         audio_path, video_path = row.get("audio_path"), row.get("video_path")
-        if isinstance(audio_path, str) and Path(audio_path).is_file():
-            sample_id = row.get("clip_id", audio_path)
+        if not (exists(audio_path) or exists(video_path)):
+            continue
+        # The first clip with any media; a folder loaded for one modality lacks the other's.
+        sample_id = row.get("clip_id", audio_path if exists(audio_path) else video_path)
+        if exists(audio_path):
             try:
                 signal, sr, mfcc = _sample_audio(audio_path)
                 audio_figure = fig.waveform_mfcc(signal, sr, mfcc)
             except Exception as error:  # a broken sample clip must not sink the whole report
                 audio_reason = f"not available because reading {audio_path} failed: {error}"
-            if isinstance(video_path, str) and Path(video_path).is_file():
-                try:
-                    video_figure = fig.frame_strip(_sample_frames(video_path))
-                except Exception as error:
-                    video_reason = f"not available because decoding {video_path} failed: {error}"
-            else:
-                video_reason = f"not available because the video of {sample_id} is missing."
-            break
+        else:
+            audio_reason = f"not available because the audio of {sample_id} is missing."
+        if exists(video_path):
+            try:
+                video_figure = fig.frame_strip(_sample_frames(video_path))
+            except Exception as error:
+                video_reason = f"not available because decoding {video_path} failed: {error}"
+        else:
+            video_reason = f"not available because the video of {sample_id} is missing."
+        break
     text_rows = []
     if "sentence" in frame:
         for code, count in _counts(frame["sentence"], list(SENTENCES)).items():
@@ -350,6 +358,10 @@ def evaluation_section(evaluations, main, history, cv_results):
         out["confusion"] = fig.confusion(ev["confusion_matrix"], ev["classes"])
         out["models"] = [(name, ev_) for name, ev_ in evaluations.items()]
         numbers["models"] = evaluations
+        # Chance on these clips: always answering the most frequent true class.
+        supports = [m.get("support", 0) for m in ev["per_class"].values()]
+        out["chance"] = max(supports) / sum(supports) if sum(supports) else None
+        numbers["chance_accuracy"] = out["chance"]
     else:
         out["reason_metrics"] = "not available because no evaluation was passed."
     rows = _history_rows(history)

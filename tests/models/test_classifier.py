@@ -141,11 +141,11 @@ def test_get_params_set_params_and_clone_round_trip(fitted, data):
     clf.set_params(module__dropout=0.25, lr=0.05, class_weight="balanced")
     assert clf.get_params()["module__dropout"] == 0.25
     clf.fit(X, y)
-    assert clf.module_.head[2].p == 0.25
+    assert all(head[2].p == 0.25 for head in clf.module_.heads.values())
     assert clone(clf).get_params(deep=False).keys() == clf.get_params(deep=False).keys()
     # set_params on a fitted net rebuilds the module with the data-derived sizes kept.
     clf.set_params(module__fusion_width=5)
-    assert clf.module_.head[0].out_features == 5 and clf.module_.audio_shape == (1, 6, 8)
+    assert clf.module_.heads["audio"][0].out_features == 5 and clf.module_.audio_shape == (1, 6, 8)
 
 
 @pytest.mark.parametrize("dump, load", [(pickle.dumps, pickle.loads), ("joblib", "joblib")])
@@ -331,3 +331,23 @@ def test_batched_inference_iterator_matches_skorch_per_sample_loader(fitted, dat
         tensors = {m: torch.as_tensor(np.asarray(X[m])) for m in fitted.modalities_}
         expected = torch.softmax(fitted.module_(**tensors), dim=1).numpy()
     np.testing.assert_allclose(fitted.predict_proba(X), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_product_fusion_trains_each_stream_on_its_own_loss(data):
+    X, y, _ = data
+    clf = FusionClassifier(**{**TINY, "module__fusion": "product"}).fit(X, y)
+    assert not hasattr(clf.module_, "stream_log_probs_")  # taken by the loss, no graph kept
+    clf.module_.train()
+    batch = {k: torch.as_tensor(np.asarray(v[:8]), dtype=torch.float32) for k, v in X.items()}
+    y_enc = torch.as_tensor(clf.label_encoder_.transform(y[:8]))
+    with torch.no_grad():
+        y_pred = clf.module_(**batch)
+        per_stream = dict(clf.module_.stream_log_probs_)
+        loss = clf.get_loss(y_pred, y_enc, training=True)
+    expected = sum(torch.nn.functional.nll_loss(lp, y_enc) for lp in per_stream.values())
+    assert torch.allclose(loss, expected) and len(per_stream) == len(clf.modalities_)
+    # Without the per-stream outputs (evaluation mode) it is the cross-entropy of the fused output.
+    clf.module_.eval()
+    with torch.no_grad():
+        fused = clf.get_loss(clf.module_(**batch), y_enc)
+    assert torch.allclose(fused, torch.nn.functional.cross_entropy(clf.module_(**batch), y_enc))

@@ -45,7 +45,7 @@ def test_module_video_representations_and_linear_head(representation):
     net = ThreeStreamModule(audio_shape=(1, 6, 12), video_shape=(3, 4, 32, 32), text_dim=5,
                             audio_statistics=True, audio_conv=False, video_representation=representation, video_widths=(4,),
                             video_grid=(2, 2), fusion_width=0, n_classes=3)
-    assert isinstance(net.head[0], torch.nn.Linear) and len(net.head) == 1
+    assert all(isinstance(h[0], torch.nn.Linear) and len(h) == 1 for h in net.heads.values())
     logits = net(audio=torch.randn(2, 1, 6, 12), video=torch.randint(0, 255, (2, 3, 4, 32, 32), dtype=torch.uint8),
                  text=torch.randn(2, 5))
     assert logits.shape == (2, 3)

@@ -103,9 +103,10 @@ def test_video_motion_blocks_set_the_temporal_kernels_and_keep_every_frame(motio
     assert net(video=_inputs()["video"]).shape == (3, 6)
 
 
-def test_modality_dropout_only_in_training_and_only_when_fused():
+@pytest.mark.parametrize("fusion", ["concat", "sum"])
+def test_modality_dropout_only_in_training_and_only_when_fused(fusion):
     x = _inputs(n=64)
-    net = ThreeStreamModule(modality_dropout=0.5, dropout=0.0, **SHAPES, **TINY)
+    net = ThreeStreamModule(fusion=fusion, modality_dropout=0.5, dropout=0.0, **SHAPES, **TINY)
     net.eval()
     assert torch.equal(net(**x), net(**x))
     net.train()
@@ -115,6 +116,9 @@ def test_modality_dropout_only_in_training_and_only_when_fused():
     assert not torch.allclose(a, net(**x))
     single = ThreeStreamModule(modalities=("audio",), modality_dropout=0.5, dropout=0.0, **SHAPES, **TINY).train()
     assert torch.equal(single(**x), single(**x))
+    # A product of experts trains every stream on its own: nothing is dropped.
+    product = ThreeStreamModule(fusion="product", modality_dropout=0.5, dropout=0.0, **SHAPES, **TINY).train()
+    assert torch.equal(product(**x), product(**x))
 
 
 def test_modality_dropout_keeps_at_least_one_stream():
@@ -135,8 +139,23 @@ def test_video_standardize_ignores_clip_brightness():
     assert not torch.allclose(off(video=video), off(video=video + 0.3), atol=1e-4)
 
 
-@pytest.mark.parametrize("fusion", ["concat", "sum"])
+@pytest.mark.parametrize("fusion", ["concat", "sum", "product"])
 @pytest.mark.parametrize("stream_norm", [True, False])
 def test_fusion_variants_give_logits(fusion, stream_norm):
     net = ThreeStreamModule(fusion=fusion, stream_norm=stream_norm, **SHAPES, **TINY).eval()
     assert net(**_inputs()).shape == (3, 6)
+
+
+def test_product_fusion_sums_the_streams_log_probabilities():
+    net = ThreeStreamModule(fusion="product", **SHAPES, **TINY).eval()
+    inputs = _inputs()
+    fused = net(**inputs)
+    assert not hasattr(net, "stream_log_probs_")  # kept in training mode only
+    alone = {}
+    for name in ("audio", "video", "text"):
+        embedding = net.streams[name](inputs[name].float().div(255) if name == "video" else inputs[name].float())
+        alone[name] = torch.log_softmax(net.heads[name](embedding), dim=1)
+    assert torch.allclose(fused, sum(alone.values()), atol=1e-5)
+    net.train()
+    net(**inputs)
+    assert set(net.stream_log_probs_) == {"audio", "video", "text"}

@@ -32,7 +32,7 @@ def full_inputs(frame, explanation_cls):
     test = frame[frame["actor_id"] >= 1005]
     return dict(
         dataset={"frame": frame, "quality": make_quality(), "root": "/data/CREMA-D"},
-        evaluation=make_evaluation(evaluate, test),
+        evaluation=make_evaluation(evaluate, test, names=("fusion", "audio", "video", "baseline")),
         explanation=make_explanation(explanation_cls, n=8),
         history=make_history(),
         cv_results=make_cv_results(),

@@ -64,10 +64,22 @@ def test_json_sidecar_holds_the_numbers(full_report, full_inputs):
     assert sections["modality-importance"]["ablation_alone"] == explanation.ablation_alone
     rows = sections["trust"]["human_vs_model"]
     assert {(r["model"], r["presentation"]) for r in rows if r["matched"]} == {
-        ("fusion", "multimodal"), ("audio", "voice"), ("video", "face")}
+        ("fusion", "multimodal"), ("audio", "voice"), ("video", "face"), ("baseline", "multimodal")}
     assert sections["model-card"]["versions"]["numpy"] == np.__version__
     # The page shows the same headline number as the sidecar.
     assert f"{100 * fusion['accuracy']:.1f}%" in section_html(full_report.read_text(encoding="utf-8"), "overview")
+
+
+def test_models_are_shown_beside_the_baseline_and_chance(full_report, full_inputs):
+    html = section_html(full_report.read_text(encoding="utf-8"), "evaluation")
+    test = full_inputs["evaluation"]["fusion"]
+    support = [m["support"] for m in test["per_class"].values()]
+    chance = max(support) / sum(support)
+    assert re.search(rf"chance \(most frequent class\)</td><td class=\"n\">{chance:.3f}", html), html[-2000:]
+    assert "make_baseline_pipeline" in html and "probabilities multiplied" in html
+    numbers = strict_json(full_report.with_suffix(".json"))["sections"]["evaluation"]
+    assert numbers["chance_accuracy"] == pytest.approx(chance)
+    assert set(numbers["models"]) == {"fusion", "audio", "video", "baseline"}
 
 
 def test_refuses_to_overwrite(tmp_path, full_inputs):
