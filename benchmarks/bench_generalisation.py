@@ -42,7 +42,7 @@ CHOICES = {
     "audio: statistics branch only (no Conv2D)": {"clf__module__audio_conv": False},
     "audio: no prosody rows": {"features__audio__prosody": False},
     "speaker norm on every modality": {"features__speaker_norm": "zscore"},
-    "no weight decay": {"clf__optimizer__weight_decay": 0.0},
+    "weight decay 0.01": {"clf__optimizer__weight_decay": 0.01},
     "label smoothing 0.1": {"clf__criterion__label_smoothing": 0.1},
 }
 

@@ -562,9 +562,16 @@ def cmd_demo(args):
 # parser
 # ------------------------------------------------------------------------------------------
 def _fraction_or_count(text):
-    value = float(text)
-    if value <= 0:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number: give a fraction in (0, 1] or a number of clips")
+    if not value > 0:
         raise argparse.ArgumentTypeError("must be a fraction in (0, 1] or a number of clips")
+    if value > 1 and not value.is_integer():
+        # 2.5 clips is neither a fraction nor a count; truncating it to 2 would hide the mistake.
+        raise argparse.ArgumentTypeError(f"{text} is more than 1 but not a whole number of clips: give a fraction "
+                                         "in (0, 1] (0.05 = 5%) or a count (e.g. 300)")
     return int(value) if value > 1 else value
 
 

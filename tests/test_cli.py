@@ -222,3 +222,19 @@ def test_one_modality_folder_fit_predict_explain_report(tmp_path, make_synthetic
     assert f"the {missing} of" in html.read_text() and "is missing" in html.read_text()
     # Asking for the removed media fails before any fitting, naming the reason.
     assert run("fit", "--data", root, "--out", tmp_path / "x.mmemotion", "--modalities", missing, "-q") == 1
+
+
+@pytest.mark.parametrize("value, message", [
+    ("2.5", "2.5 is more than 1 but not a whole number of clips"),
+    ("abc", "'abc' is not a number"),
+    ("0", "must be a fraction in (0, 1] or a number of clips"),
+    ("nan", "must be a fraction in (0, 1] or a number of clips"),
+])
+def test_sample_must_be_a_fraction_or_a_whole_count(tmp_path, capsys, value, message):
+    with pytest.raises(SystemExit) as exit_info:
+        run("fit", "--data", tmp_path, "--out", tmp_path / "m.mmemotion", "--sample", value)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"--sample: {message}" in " ".join(err.split()) and "Traceback" not in err
+    assert cli._fraction_or_count("0.05") == 0.05 and cli._fraction_or_count("300") == 300
+    assert cli._fraction_or_count("300.0") == 300 and isinstance(cli._fraction_or_count("300.0"), int)

@@ -187,6 +187,9 @@ class FusionClassifier(NeuralNetClassifier):
     def get_params(self, deep=True, **kwargs):
         params = super().get_params(deep=deep, **kwargs)
         params["device"] = self.__dict__.get("device", "cpu")
+        # skorch's bookkeeping of which extra keyword arguments to check, not a user setting:
+        # it would show in the repr, in GridSearchCV's list of valid names and in model files.
+        params.pop("_params_to_validate", None)
         return params
 
     def __setstate__(self, state):

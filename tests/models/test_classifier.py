@@ -351,3 +351,12 @@ def test_product_fusion_trains_each_stream_on_its_own_loss(data):
     with torch.no_grad():
         fused = clf.get_loss(clf.module_(**batch), y_enc)
     assert torch.allclose(fused, torch.nn.functional.cross_entropy(clf.module_(**batch), y_enc))
+
+
+def test_skorch_bookkeeping_is_not_a_parameter(fitted):
+    # skorch keeps the names of extra keyword arguments in `_params_to_validate`; it is no user
+    # setting, so it stays out of get_params (GridSearchCV's valid names), the repr and clones.
+    clf = FusionClassifier(module__dropout=0.1)
+    assert "_params_to_validate" not in clf.get_params() and "_params_to_validate" not in repr(clf)
+    assert clone(clf).get_params()["module__dropout"] == 0.1
+    assert "_params_to_validate" not in fitted.get_params(deep=False)
