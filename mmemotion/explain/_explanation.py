@@ -11,7 +11,7 @@ import numpy as np
 __all__ = ["Explanation"]
 
 
-@dataclass
+@dataclass(repr=False)
 class Explanation:
     """Per-clip and aggregated explanations of a fitted mmemotion pipeline.
 
@@ -108,6 +108,19 @@ class Explanation:
     warnings: list = field(default_factory=list)
     timings: dict = field(default_factory=dict)
     params: dict = field(default_factory=dict)
+
+    def __repr__(self):
+        # The dataclass repr printed every array (about 120,000 characters for 24 clips); this
+        # one says what the explanation holds, in a few lines.
+        n = len(self.clip_ids)
+        parts = [f"{n} clips", f"modalities={list(self.modalities)}", f"classes={list(self.classes)}"]
+        if self.y_true is not None and n:
+            accuracy = float(np.mean(np.asarray(self.y_pred) == np.asarray(self.y_true)))
+            parts.append(f"accuracy={accuracy:.3f}")
+        for method, shares in self.mean_modality_shares().items():
+            parts.append(f"{method}: " + ", ".join(f"{m} {v:.2f}" for m, v in shares.items()))
+        parts.append(f"warnings={len(self.warnings)}")
+        return "Explanation(" + ";\n            ".join(parts) + ")"
 
     def mean_modality_shares(self):
         """Mean share of each modality per method.

@@ -275,3 +275,14 @@ def test_unfitted_pipeline_is_refused():
     pipe = Pipeline([("features", ArrayUnion()), ("clf", FakeClassifier(module=TinyNet()))])
     with pytest.raises(ValueError, match="not fitted"):
         explain(pipe, None)
+
+
+def test_repr_is_a_short_summary(stand_in):
+    # The dataclass repr printed every array (about 120,000 characters for 24 clips).
+    pipe, X, y = stand_in
+    exp = explain(pipe, X, y, methods=("integrated_gradients", "shapley"), **FAST)
+    text = repr(exp)
+    assert len(text) < 1000, len(text)
+    assert text.startswith(f"Explanation({len(exp.clip_ids)} clips") and "modalities=" in text
+    assert f"warnings={len(exp.warnings)}" in text
+    assert "integrated_gradients: " in text and "accuracy=" in text
