@@ -280,20 +280,9 @@ def _make_clip(root, entropy, a, j, demo, signal, duration, votes, overwrite):
         mouth_plan = speech_plan(rng, SYLLABLES[sentence], rate, dur)
     mouth = plan_envelope(mouth_plan, frame_times)
 
-    with atomic_path(root / "AudioWAV" / f"{stem}.wav", overwrite=overwrite) as tmp:
-        sf.write(tmp, wave, SR, subtype="PCM_16", format="WAV")
-    with atomic_path(root / "VideoFlash" / f"{stem}.flv", overwrite=overwrite) as tmp:
-        write_face_video(tmp, rng, actor, face_cues, mouth, n_frames)
-
-    x0, y0, x1, y1 = face_bbox(actor)
-    truth = {"clip_id": stem, "face_x0": x0, "face_y0": y0, "face_x1": x1, "face_y1": y1,
-             "duration": dur, "audio_cue_emotion": shown["audio"], "video_cue_emotion": shown["video"]}
-    truth.update({f"audio_{k}": v for k, v in voice_cues.items()})
-    truth.update({f"video_{k}": v for k, v in face_cues.items()})
-    row = {"truth": truth}
-    if votes:
-        row["votes"] = _votes(rng, stem, shown, emotion if signal else decoy)
-    return row
+    return _write_clip(root, stem, rng, wave,
+                       lambda tmp: write_face_video(tmp, rng, actor, face_cues, mouth, n_frames), face_bbox(actor), dur, shown, voice_cues, face_cues, {},
+                       emotion if signal else decoy, votes, overwrite)
 
 
 def _make_realistic_clip(root, entropy, a, j, demo, signal, duration, votes, overwrite):
@@ -321,20 +310,30 @@ def _make_realistic_clip(root, entropy, a, j, demo, signal, duration, votes, ove
         dry = speak(rng, SENTENCES[sentence], speaker, silent, dur)[1]
     mouth = speech_envelope(dry, frame_times)
 
+    gains_truth = {"audio_display_gain": float(gains["audio"]), "video_display_gain": float(gains["video"])}
+    return _write_clip(root, stem, rng, wave,
+                       lambda tmp: write_realistic_face_video(tmp, rng, face, face_cues, mouth, n_frames),
+                       realistic_face_bbox(face), dur, shown, voice_cues, face_cues, gains_truth,
+                       emotion if signal else decoy, votes, overwrite)
+
+
+def _write_clip(root, stem, rng, wave, write_video, bbox, dur, shown, voice_cues, face_cues, extra_truth,
+                multimodal, votes, overwrite):
+    """Write one clip's WAV and FLV atomically; return its ground-truth row (and simulated votes)."""
     with atomic_path(root / "AudioWAV" / f"{stem}.wav", overwrite=overwrite) as tmp:
         sf.write(tmp, wave, SR, subtype="PCM_16", format="WAV")
     with atomic_path(root / "VideoFlash" / f"{stem}.flv", overwrite=overwrite) as tmp:
-        write_realistic_face_video(tmp, rng, face, face_cues, mouth, n_frames)
+        write_video(tmp)
 
-    x0, y0, x1, y1 = realistic_face_bbox(face)
+    x0, y0, x1, y1 = bbox
     truth = {"clip_id": stem, "face_x0": x0, "face_y0": y0, "face_x1": x1, "face_y1": y1,
              "duration": dur, "audio_cue_emotion": shown["audio"], "video_cue_emotion": shown["video"],
-             "audio_display_gain": float(gains["audio"]), "video_display_gain": float(gains["video"])}
+             **extra_truth}
     truth.update({f"audio_{k}": v for k, v in voice_cues.items()})
     truth.update({f"video_{k}": v for k, v in face_cues.items()})
     row = {"truth": truth}
     if votes:
-        row["votes"] = _votes(rng, stem, shown, emotion if signal else decoy)
+        row["votes"] = _votes(rng, stem, shown, multimodal)
     return row
 
 

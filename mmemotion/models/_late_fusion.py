@@ -1,7 +1,5 @@
 """Late fusion of per-modality classifiers by the product of their probabilities."""
 
-from collections.abc import Mapping
-
 import numpy as np
 from scipy.special import log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
@@ -11,7 +9,7 @@ __all__ = ["LateFusionClassifier"]
 
 
 def _blocks(X, caller):
-    if not isinstance(X, Mapping) and not hasattr(X, "keys"):
+    if not hasattr(X, "keys"):  # a dict or skorch's SliceDict
         raise TypeError(f"{caller}: X must be a SliceDict/dict keyed by modality (a ModalityUnion output), "
                         f"got {type(X).__name__}.")
     return {k: np.asarray(X[k]).reshape(len(X[k]), -1) for k in sorted(X.keys())}
