@@ -42,6 +42,9 @@ CHOICES = {
     "audio: statistics branch only (no Conv2D)": {"clf__module__audio_conv": False},
     "audio: no prosody rows": {"features__audio__prosody": False},
     "speaker norm on every modality": {"features__speaker_norm": "zscore"},
+    "video: the speaker's 16 reference frames": {"features__speaker_norm": {"audio": "zscore", "video": "reference"},
+                                                 "clf__module__video_reference_frames": 16},
+    "audio: clip functionals standardised per speaker": {"features__speaker_norm": {"audio": "functionals"}},
     "weight decay 0.01": {"clf__optimizer__weight_decay": 0.01},
     "label smoothing 0.1": {"clf__criterion__label_smoothing": 0.1},
 }

@@ -152,6 +152,7 @@ def explain(
     bg_index = np.sort(rng.choice(len(bg_arrays[0]), min(n_background, len(bg_arrays[0])), replace=False))
     background = tuple(torch.as_tensor(b[bg_index], device=device) for b in bg_arrays)
 
+    appended = _appended_observations(pipeline)
     n = len(clip_ids)
     batches = [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
     forward = PositionalForward(net, modalities)
@@ -199,7 +200,7 @@ def explain(
         exp.modality_shares["integrated_gradients"] = _shares(ig_attr)
         for m, s, a in zip(modalities, specs, ig_attr):
             if s.map_field is not None:
-                setattr(exp, s.map_field, reduce_map(s, a))
+                setattr(exp, s.map_field, reduce_map(s, _clip_part(a, appended.get(m))))
         gap, scale = _completeness(forward, inputs, baselines, target, ig_attr, logits)
         exp.sanity["ig_completeness_error"] = float(np.mean(np.abs(gap)))
         exp.sanity["ig_completeness_relative_error"] = float(np.mean(np.abs(gap)) / max(np.mean(scale), 1e-12))
@@ -230,7 +231,7 @@ def explain(
             ]
         )
         exp.modality_shares["shap"] = _shares(values)
-        exp.shap_maps = {m: reduce_map(s, v) for m, s, v in zip(modalities, specs, values)}
+        exp.shap_maps = {m: reduce_map(s, _clip_part(v, appended.get(m))) for m, s, v in zip(modalities, specs, values)}
         timings["shap"] = time.perf_counter() - tic
 
     if "shapley" in methods or "ablation" in methods:
@@ -370,6 +371,32 @@ def _features(pipeline, X, index):
         return union.normalize_speakers(raw, X)[index], raw[index]
     features = pipeline[:-1].transform(_take(X, index))
     return features, features
+
+
+def _appended_observations(pipeline):
+    """Per modality, ``(axis, size)`` of the speaker's reference observations that the union appends.
+
+    ``ModalityUnion(speaker_norm="reference")`` appends the speaker's own frames to every clip;
+    the network reads them, so they get attributions (counted in the modality's share), but the
+    maps show the clip's own frames only, matching the displayed frames.
+    """
+    union = pipeline[0]
+    sizes = getattr(union, "appended_observations_", None) if hasattr(union, "speaker_norms_") else None
+    if not sizes:
+        return {}
+    from ..features._speaker_norm import pooled_axes_of
+
+    return {m: (pooled_axes_of(union.transformers_[m])[0], size) for m, size in sizes.items()}
+
+
+def _clip_part(attribution, appended):
+    """``attribution`` (n, *shape) without the appended reference observations (see above)."""
+    if appended is None:
+        return attribution
+    axis, size = appended
+    index = [slice(None)] * attribution.ndim
+    index[axis + 1] = slice(0, attribution.shape[axis + 1] - size)
+    return attribution[tuple(index)]
 
 
 def _take(X, index):

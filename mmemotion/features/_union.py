@@ -12,7 +12,15 @@ from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils import progress
-from ._speaker_norm import SPEAKER_NORMS, SpeakerStatistics, apply_statistics, pooled_axes_of, speaker_statistics
+from ._speaker_norm import (
+    SPEAKER_NORMS,
+    SpeakerStatistics,
+    append_reference,
+    apply_statistics,
+    pooled_axes_of,
+    reference_observations,
+    speaker_statistics,
+)
 
 __all__ = ["ModalityUnion"]
 
@@ -39,9 +47,16 @@ class ModalityUnion(TransformerMixin, _BaseComposition):
     transformer_list : list of (str, transformer)
         Steps; a transformer may be ``"drop"``. Transformers without ``output_shape_`` keep
         their 2-D output. Nested parameters use the step name: ``audio__n_mfcc``.
-    speaker_norm : {"mean", "zscore"}, dict or None, default=None
+    speaker_norm : {"mean", "zscore", "functionals"}, dict or None, default=None
         Per-speaker normalisation of every modality's output: subtract each speaker's mean
-        ("mean") or also divide by the speaker's standard deviation ("zscore"). A dict maps step
+        ("mean"), also divide by the speaker's standard deviation ("zscore"), or standardise
+        each feature's clip means and clip spreads over the speaker's clips ("functionals": a
+        clip's mean becomes its z-score among the speaker's clip means, and its deviations from
+        that mean are rescaled so that its spread is ``1 + 0.25 z``, z its z-score among the
+        speaker's clip spreads; see :mod:`mmemotion.features._speaker_norm`), or append
+        ``reference_size`` of the speaker's own observations to every clip along its time axis
+        ("reference": values unchanged; for a network that compares the clip with them, such as
+        ``ThreeStreamModule(video_reference_frames=reference_size)``). A dict maps step
         names to one of these or None (steps not named are left as they are). The statistics
         are computed from the clips being transformed, grouped by ``X[speaker_column]``, with no
         labels (transductive: at predict time an unseen speaker is normalised with their own
@@ -57,6 +72,11 @@ class ModalityUnion(TransformerMixin, _BaseComposition):
         statistics of all training clips instead (learnt in ``fit``): a mean over one or two
         clips would remove the emotion along with the speaker. A single clip can always be
         predicted this way.
+    reference_size : int, default=16
+        Observations appended per clip by ``speaker_norm="reference"``: the k-th is taken from
+        the speaker's clip at position k / reference_size (in order) and from its frame at
+        position (k + 0.5) / reference_size, so they cover the speaker's clips and every phase
+        of a clip.
     n_jobs : int, default=None
         Transformers fitted in parallel (:class:`joblib.Parallel`). Each transformer also has
         its own ``n_jobs`` for its files; use one level of parallelism, not both.
@@ -72,8 +92,9 @@ class ModalityUnion(TransformerMixin, _BaseComposition):
     speaker_norms_ : dict of str to str
         The normalisation applied to each normalised step (empty when ``speaker_norm`` is None).
     global_statistics_ : dict of str to dict
-        Per normalised step, ``{"mean": ndarray, "scale": ndarray}`` over all training clips:
-        the fallback for speakers with fewer than ``min_speaker_clips`` clips.
+        Per normalised step, ``{"mean": ndarray, "scale": ndarray}`` over all training clips
+        (with "functionals": of the clip means, plus ``"spread_mean"`` and ``"spread_scale"`` of
+        the clip spreads): the fallback for speakers with fewer than ``min_speaker_clips`` clips.
 
     Notes
     -----
@@ -95,6 +116,7 @@ class ModalityUnion(TransformerMixin, _BaseComposition):
         "speaker_norm": [StrOptions(set(SPEAKER_NORMS)), dict, None],
         "speaker_column": [str],
         "min_speaker_clips": [Interval(Integral, 1, None, closed="left")],
+        "reference_size": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Integral, None],
         "verbose": ["verbose"],
     }
@@ -102,11 +124,12 @@ class ModalityUnion(TransformerMixin, _BaseComposition):
     _required_parameters = ["transformer_list"]
 
     def __init__(self, transformer_list, *, speaker_norm=None, speaker_column="actor_id", min_speaker_clips=5,
-                 n_jobs=None, verbose=False):
+                 reference_size=16, n_jobs=None, verbose=False):
         self.transformer_list = transformer_list
         self.speaker_norm = speaker_norm
         self.speaker_column = speaker_column
         self.min_speaker_clips = min_speaker_clips
+        self.reference_size = reference_size
         self.n_jobs = n_jobs
         self.verbose = verbose
 
@@ -185,14 +208,19 @@ class ModalityUnion(TransformerMixin, _BaseComposition):
         speakers = self._speakers(X)
         raw = self._assemble([Xt for _, Xt in results])
         self.global_statistics_ = {}
-        for name in self.speaker_norms_:
-            stats = speaker_statistics(raw[name], pooled_axes_of(self.transformers_[name]))
+        for name, mode in self.speaker_norms_.items():
+            pooled = pooled_axes_of(self.transformers_[name])
+            if mode == "reference":
+                ref = reference_observations(raw[name], pooled, self.reference_size)
+                stats = None if ref is None else SpeakerStatistics(ref, None)
+            else:
+                stats = speaker_statistics(raw[name], pooled, mode)
             if stats is None:
                 raise ValueError(
                     f"ModalityUnion: every training clip of step {name!r} is all zeros, so speaker_norm has "
                     "nothing to normalise with; check the input files or set speaker_norm=None."
                 )
-            self.global_statistics_[name] = {"mean": stats.mean, "scale": stats.scale}
+            self.global_statistics_[name] = {"reference": stats.mean} if mode == "reference" else stats.as_dict()
         return self._normalize(raw, speakers)
 
     def transform(self, X):
@@ -258,7 +286,9 @@ class ModalityUnion(TransformerMixin, _BaseComposition):
         check_is_fitted(self)
         if not self.speaker_norms_:
             return "none: features are used as extracted (speaker differences are left in)"
-        kinds = {"zscore": "z-scored (mean and standard deviation)", "mean": "mean-subtracted"}
+        kinds = {"zscore": "z-scored (mean and standard deviation)", "mean": "mean-subtracted",
+                 "functionals": "clip means and clip spreads of each feature standardised",
+                 "reference": f"compared with {self.reference_size} of the speaker's own frames (appended to each clip)"}
         parts = "; ".join(f"{name} {kinds[mode]}" for name, mode in self.speaker_norms_.items())
         return (
             f"per speaker ({self.speaker_column!r}): {parts}, with statistics of each speaker's own clips in the "
@@ -295,21 +325,51 @@ class ModalityUnion(TransformerMixin, _BaseComposition):
 
     def _normalize(self, Xt, speakers):
         if not self.speaker_norms_:
+            Xt.appended_observations = {}
             return Xt
         data = dict(Xt.items())
         for name, mode in self.speaker_norms_.items():
             A, pooled = data[name], pooled_axes_of(self.transformers_[name])
             g = self.global_statistics_[name]
-            fallback = SpeakerStatistics(g["mean"], g["scale"])
+            if mode == "reference":
+                data[name] = self._append_references(A, pooled, speakers, g["reference"])
+                continue
+            fallback = SpeakerStatistics(**g)
             out = np.empty(A.shape, dtype=np.float32)
             for speaker in pd.unique(speakers):
                 rows = np.flatnonzero(speakers == speaker)
                 stats = None
                 if len(rows) >= self.min_speaker_clips:
-                    stats = speaker_statistics(A[rows], pooled)
+                    stats = speaker_statistics(A[rows], pooled, mode)
                 out[rows] = apply_statistics(A[rows], pooled, stats or fallback, mode)
             data[name] = out
-        return SliceDict(**data)
+        out = SliceDict(**data)
+        # Lets FusionClassifier check that the network knows how many frames are the speaker's.
+        out.appended_observations = self.appended_observations_
+        return out
+
+    def _append_references(self, A, pooled, speakers, fallback):
+        parts, order = [], []
+        for speaker in pd.unique(speakers):
+            rows = np.flatnonzero(speakers == speaker)
+            ref = None
+            if len(rows) >= self.min_speaker_clips:
+                ref = reference_observations(A[rows], pooled, self.reference_size)
+            parts.append(append_reference(A[rows], pooled, fallback if ref is None else ref))
+            order.append(rows)
+        out = np.concatenate(parts)
+        return out[np.argsort(np.concatenate(order), kind="stable")]
+
+    @property
+    def appended_observations_(self):
+        """Observations appended to each clip per step, along its pooled axis ("reference" steps only).
+
+        Returns
+        -------
+        sizes : dict of str to int
+        """
+        check_is_fitted(self)
+        return {name: self.reference_size for name, mode in self.speaker_norms_.items() if mode == "reference"}
 
     def _shape_of(self, name, Xt):
         shape = getattr(self.transformers_[name], "output_shape_", None)

@@ -5,9 +5,10 @@ from ._classifier import FusionClassifier
 from ._late_fusion import LateFusionClassifier
 from ._module import ThreeStreamModule
 from ._persistence import load_model, save_model
-from ._pipeline import compare_split_protocols, make_default_pipeline
+from ._pipeline import DEFAULT_SPEAKER_NORM, compare_split_protocols, make_default_pipeline
 
 __all__ = [
+    "DEFAULT_SPEAKER_NORM",
     "FusionClassifier",
     "LateFusionClassifier",
     "ThreeStreamModule",

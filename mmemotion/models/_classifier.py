@@ -336,9 +336,30 @@ class FusionClassifier(NeuralNetClassifier):
         if n_samples == 0:
             raise ValueError("FusionClassifier: X has 0 samples.")
         if reset:
+            self._check_reference_frames(getattr(X, "appended_observations", None))
             self.modalities_ = modalities
             self.input_shapes_ = {name: tuple(int(d) for d in a.shape[1:]) for name, a in arrays.items()}
         return SliceDict(**arrays)
+
+    def _check_reference_frames(self, appended):
+        """The union's appended reference frames and the network's count of them must agree."""
+        if appended is None or isinstance(self.module, nn.Module) or "video" not in self._module_modalities():
+            return
+        try:
+            parameter = inspect.signature(self.module).parameters.get("video_reference_frames")
+        except (TypeError, ValueError):
+            return
+        if parameter is None:
+            return
+        expected = int(appended.get("video", 0))
+        declared = int(self.get_params_for("module").get("video_reference_frames", parameter.default))
+        if declared != expected:
+            raise ValueError(
+                f"FusionClassifier: the ModalityUnion appends {expected} reference frames of the speaker to every "
+                f"video clip (speaker_norm 'reference', reference_size) but module__video_reference_frames="
+                f"{declared}; set them equal (make_default_pipeline(reference_frames=...) does), or the network "
+                "would read the speaker's frames as the clip's."
+            )
 
     def _validate_fit_params(self):
         if self.class_weight is not None and self.class_weight != "balanced" and not isinstance(self.class_weight, Mapping):

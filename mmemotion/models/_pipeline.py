@@ -12,13 +12,19 @@ __all__ = ["make_default_pipeline", "compare_split_protocols", "DEFAULT_SPEAKER_
 
 #: make_default_pipeline's per-speaker normalisation (``speaker_norm=None`` there means this).
 #: Audio: z-scored per speaker, which took the audio network on unseen actors of the realistic
-#: corpus from 0.313 to 0.593 accuracy, and a linear baseline from 0.31 to 0.64. Video is left
-#: as decoded: with the HOG stream, z-scoring or mean-face removal changed fused accuracy by
-#: +0.01 / -0.01 (0.633 / 0.610 against 0.623; within the folds' spread), and with the Conv3D
-#: stream its per-clip standardisation divides a speaker-normalised clip (near zero at the
-#: explanation baseline) by its tiny spread, which broke Integrated Gradients' completeness (gap
-#: 0.09-0.12 of f(x) - f(baseline) against < 0.05 without). Text is the spoken sentence, which
-#: every speaker says alike.
+#: corpus from 0.313 to 0.593 accuracy, and a linear baseline from 0.31 to 0.64. Video is left as
+#: decoded. Pixel-level normalisation did not help: z-scoring or mean-face removal changed fused
+#: accuracy by +0.01 / -0.01, and "functionals" lowered the video network from 0.403 to 0.363;
+#: with the Conv3D stream, its per-clip standardisation divides a speaker-normalised clip by its
+#: tiny spread, which broke Integrated Gradients' completeness. The option
+#: ``{"video": "reference"}`` (the speaker's own frames appended to every clip, the HOG stream
+#: measuring the clip relative to them; see ThreeStreamModule's ``video_reference_frames``)
+#: raised fused accuracy from 0.683 to 0.727 (mean of three seeds) but is not the default yet: on
+#: the audio-planted faithfulness set the decoy face then took more credit than the voice.
+#: Audio "functionals" (clip means and spreads standardised per speaker) raised the audio network
+#: from 0.567 to 0.647 but not the fused one (0.630 / 0.693 / 0.683 against 0.697 / 0.690 /
+#: 0.663 for seeds 0 / 1 / 2), so it is an option too. Text is the spoken sentence, which every
+#: speaker says alike.
 DEFAULT_SPEAKER_NORM = {"audio": "zscore"}
 
 
@@ -35,6 +41,7 @@ def make_default_pipeline(
     prosody=True,
     speaker_norm=None,
     speaker_column="actor_id",
+    reference_frames=16,
     n_jobs=None,
     random_state=0,
     verbose=False,
@@ -70,7 +77,7 @@ def make_default_pipeline(
     prosody : bool, default=True
         MFCCTransformer ``prosody``: append pitch (log F0), voicing, loudness, zero-crossing
         rate, onset strength and two voice-quality rows to the MFCC map. MFCCs carry no pitch.
-    speaker_norm : {"zscore", "mean", "off"}, dict or None, default=None
+    speaker_norm : {"zscore", "mean", "functionals", "reference", "off"}, dict or None, default=None
         :class:`~mmemotion.features.ModalityUnion` ``speaker_norm``: standardise each speaker's
         features with that speaker's own clips (at predict time too, transductively, without
         labels). Between-speaker differences are larger than between-emotion ones; see
@@ -79,6 +86,10 @@ def make_default_pipeline(
         normalisation of each modality (inactive ones are ignored).
     speaker_column : str, default="actor_id"
         Column of X naming the speaker of each clip.
+    reference_frames : int, default=16
+        With the video normalised by "reference": how many of the speaker's own frames are
+        appended to every clip (``ModalityUnion(reference_size=...)``) and compared with it by
+        the network (``module__video_reference_frames``, set to the same number).
     n_jobs : int or None, default=None
         Parallel decoding jobs per transformer.
     random_state : int or None, default=0
@@ -129,9 +140,19 @@ def make_default_pipeline(
         speaker_norm = None
     elif isinstance(speaker_norm, dict):
         speaker_norm = {m: v for m, v in speaker_norm.items() if m in active and v is not None} or None
+    by_modality = speaker_norm if isinstance(speaker_norm, dict) else {m: speaker_norm for m in active}
+    misplaced = [m for m, v in by_modality.items() if v == "reference" and m != "video"]
+    if misplaced:
+        raise ValueError(
+            f"make_default_pipeline: speaker_norm 'reference' is read by the video stream only; {misplaced} "
+            "would treat the appended reference frames as their own. Use e.g. {'audio': 'zscore', 'video': 'reference'}."
+        )
     union = ModalityUnion([(m, builders[m]()) for m in active], speaker_norm=speaker_norm,
-                          speaker_column=speaker_column)
+                          speaker_column=speaker_column, reference_size=reference_frames)
     clf_params.setdefault("verbose", int(bool(verbose)))
+    if by_modality.get("video") == "reference":
+        # The network must know how many of the last frames are the speaker's reference frames.
+        clf_params.setdefault("module__video_reference_frames", reference_frames)
     # No weight decay by default: with the product-of-experts fusion, Adam's L2 penalty of 0.01
     # lowered fused accuracy on unseen actors of the realistic corpus from 0.697 to 0.663, in
     # every one of the 5 folds (benchmarks/bench_generalisation.py); it had helped the audio

@@ -126,3 +126,93 @@ def test_mfcc_maps_get_the_speakers_cepstral_mean_removed(wavs):
         mean = (block * valid).sum(axis=(0, 3), keepdims=True) / valid.sum()
         np.testing.assert_allclose(out[rows], (block - mean) * valid, rtol=1e-4, atol=1e-3)
     assert clone(union).get_params()["speaker_norm"] == "mean"
+
+
+def _clip_functionals(series):
+    """Per-clip mean and spread over time of (n_clips, n_features, n_steps), padding excluded."""
+    valid = series.any(axis=1, keepdims=True)
+    count = valid.sum(axis=2)
+    mean = (series * valid).sum(axis=2) / count
+    spread = np.sqrt((((series - mean[..., None]) * valid) ** 2).sum(axis=2) / count)
+    return mean, spread
+
+
+def test_functionals_mode_standardises_each_speakers_clip_means_and_spreads():
+    rng = np.random.default_rng(6)
+    rows = []
+    for a, (offset, scale) in {1: (5.0, 1.0), 2: (-40.0, 6.0), 3: (0.0, 0.2)}.items():
+        for _ in range(8):
+            rows.append({"actor_id": a, "x": offset + scale * rng.gamma(2.0) * rng.normal(size=(2, 5))})
+    frame = pd.DataFrame(rows)
+    # One clip of actor 1 is padded after 3 steps: padding is neither counted nor changed.
+    frame.at[0, "x"] = np.concatenate([frame.at[0, "x"][:, :3], np.zeros((2, 2))], axis=1)
+    out = _union(speaker_norm="functionals").fit(frame).transform(frame)["series"].astype(np.float64)
+    assert (out[0, :, 3:] == 0).all()
+    for a in (1, 2, 3):
+        rows = (frame.actor_id == a).to_numpy()
+        raw_mean, raw_spread = _clip_functionals(np.stack(frame.loc[rows, "x"].to_list()))
+        mean, spread = _clip_functionals(out[rows])
+        # Every speaker's clip means become z-scores among that speaker's clip means ...
+        np.testing.assert_allclose(mean, (raw_mean - raw_mean.mean(0)) / raw_mean.std(0), atol=1e-5)
+        # ... and clip spreads 1 + 0.25 z, with z the z-score among the speaker's clip spreads.
+        z = (raw_spread - raw_spread.mean(0)) / raw_spread.std(0)
+        np.testing.assert_allclose(spread, np.maximum(1 + 0.25 * z, 0.05), atol=1e-5)
+        # Within a clip the shape over time is kept (a positive affine map of the raw series).
+        for clip, raw in zip(out[rows], np.stack(frame.loc[rows, "x"].to_list())):
+            keep = raw.any(axis=0)
+            for f in range(2):
+                assert np.corrcoef(clip[f, keep], raw[f, keep])[0, 1] > 0.9999
+    # The statistics come from the speaker's own clips: scoring actor 2 alone, after fitting on
+    # other actors, gives the same output.
+    alone = _union(speaker_norm="functionals").fit(frame[frame.actor_id != 2]).transform(frame[frame.actor_id == 2])
+    np.testing.assert_allclose(alone["series"], out[(frame.actor_id == 2).to_numpy()], atol=1e-5)
+
+
+def test_functionals_mode_single_clip_uses_training_statistics():
+    rng = np.random.default_rng(7)
+    train = _frame(rng, [1, 2], 6)
+    union = _union(speaker_norm="functionals", min_speaker_clips=3).fit(train)
+    assert set(union.global_statistics_["series"]) == {"mean", "scale", "spread_mean", "spread_scale"}
+    one = _frame(rng, [9], 1)
+    out = union.transform(one)["series"]
+    g = union.global_statistics_["series"]
+    mean, _ = _clip_functionals(out.astype(np.float64))
+    raw_mean, _ = _clip_functionals(np.stack(one["x"].to_list()))
+    np.testing.assert_allclose(mean[0], (raw_mean[0] - g["mean"]) / g["scale"], atol=1e-5)
+    assert np.isfinite(out).all()
+    assert "clip means and clip spreads" in union.describe_speaker_norm()
+
+
+def test_reference_mode_appends_the_speakers_own_observations_and_changes_nothing_else():
+    rng = np.random.default_rng(8)
+    frame = _frame(rng, [1, 2], 6)
+    union = _union(speaker_norm="reference", reference_size=4)
+    out = union.fit(frame).transform(frame)["series"]
+    # The values (and dtype: the transformer's own, e.g. uint8 frames stay uint8) are unchanged.
+    assert out.shape == (12, 2, 9) and out.dtype == np.float64
+    assert union.appended_observations_ == {"series": 4}
+    raw = np.stack(frame["x"].to_list())
+    np.testing.assert_array_equal(out[:, :, :5], raw)
+    for a in (1, 2):
+        rows = np.flatnonzero(frame.actor_id == a)
+        ref = out[rows, :, 5:]
+        # The same reference for every clip of a speaker, taken from that speaker's clips only:
+        # clip k * 6 // 4 of the speaker, at step (k + 0.5) / 4 of its 5 steps.
+        assert (ref == ref[:1]).all()
+        expected = [raw[rows[(k * 6) // 4], :, int((k + 0.5) / 4 * 5)] for k in range(4)]
+        np.testing.assert_array_equal(ref[0].T, np.stack(expected))
+    # Scored alone, a speaker gets the same reference (no other speaker, no label involved).
+    alone = _union(speaker_norm="reference", reference_size=4).fit(frame[frame.actor_id == 1])
+    np.testing.assert_array_equal(alone.transform(frame[frame.actor_id == 2])["series"], out[6:])
+    assert "4 of the speaker's own frames" in union.describe_speaker_norm()
+
+
+def test_reference_mode_single_clip_gets_the_training_reference():
+    rng = np.random.default_rng(9)
+    train = _frame(rng, [1, 2], 6)
+    union = _union(speaker_norm="reference", reference_size=3, min_speaker_clips=3).fit(train)
+    out = union.transform(_frame(rng, [9], 1))["series"]
+    np.testing.assert_allclose(out[0, :, 5:].T, union.global_statistics_["series"]["reference"])
+    with pytest.raises(ValueError, match="one pooled axis"):
+        ModalityUnion([("x", ConcatModalities())], speaker_norm="reference").fit_transform(
+            pd.DataFrame({"actor_id": [1, 1]}))

@@ -72,6 +72,7 @@ def test_missing_active_input_raises_clear_error():
         (dict(video_motion_blocks=3), "video_motion_blocks"),
         (dict(video_motion_blocks=-1), "video_motion_blocks"),
         (dict(video_motion_blocks=1.0), "video_motion_blocks"),
+        (dict(video_reference_frames=4), "video_reference_frames"),
     ],
 )
 def test_bad_constructor_arguments(kwargs, match):
@@ -159,3 +160,34 @@ def test_product_fusion_sums_the_streams_log_probabilities():
     net.train()
     net(**inputs)
     assert set(net.stream_log_probs_) == {"audio", "video", "text"}
+
+
+def test_video_reference_frames_centre_the_clips_hog_on_the_speakers():
+    shapes = dict(SHAPES, video_shape=(3, 6, 16, 16))
+    net = ThreeStreamModule(modalities=("video",), video_reference_frames=2, **shapes, **TINY).eval()
+    stream = net.streams["video"]
+    torch.manual_seed(1)
+    clip = torch.rand(2, 3, 4, 16, 16)
+    reference = torch.rand(1, 3, 2, 16, 16).expand(2, -1, -1, -1, -1)
+    hog = stream.hog(clip.mean(dim=1).reshape(-1, 16, 16)).reshape(2, 4, -1)
+    ref_hog = stream.hog(reference.mean(dim=1).reshape(-1, 16, 16)).reshape(2, 2, -1)
+    stream.stats_norm = stream.norm = torch.nn.Identity()
+    d = hog.shape[-1]
+    stats = stream(torch.cat([clip, reference], dim=2))
+    # The clip's mean descriptor minus the reference frames' mean; the spread over the clip only.
+    assert torch.allclose(stats[:, :d], hog.mean(1) - ref_hog.mean(1), atol=1e-5)
+    assert torch.allclose(stats[:, d:], torch.sqrt(hog.var(1, unbiased=False) + 1e-4), atol=1e-5)
+    # A clip compared with itself carries no mean difference.
+    same = stream(torch.cat([clip[:, :, :2], clip[:, :, :2], clip[:, :, :2]], dim=2)[:, :, :6])
+    assert torch.allclose(same[:, :d], torch.zeros(2, d), atol=1e-5)
+
+
+def test_conv3d_stream_ignores_the_reference_frames():
+    shapes = dict(SHAPES, video_shape=(3, 6, 16, 16))
+    net = ThreeStreamModule(modalities=("video",), video_representation="conv3d", video_reference_frames=2,
+                            **shapes, **TINY).eval()
+    clip = torch.rand(2, 3, 6, 16, 16)
+    other = clip.clone()
+    other[:, :, 4:] = torch.rand(2, 3, 2, 16, 16)
+    assert torch.allclose(net(video=clip), net(video=other))
+    assert not torch.allclose(net(video=clip), net(video=torch.rand(2, 3, 6, 16, 16)))

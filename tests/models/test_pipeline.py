@@ -8,7 +8,7 @@ from sklearn.model_selection import GridSearchCV, GroupKFold
 from mmemotion import MODALITIES
 from mmemotion.datasets import EMOTIONS
 from mmemotion.features import FrameSampler, MFCCTransformer
-from mmemotion.models import FusionClassifier, compare_split_protocols, make_default_pipeline
+from mmemotion.models import FusionClassifier, compare_split_protocols, load_model, make_default_pipeline, save_model
 
 from ._helpers import TINY_PIPELINE
 
@@ -100,3 +100,39 @@ def test_compare_split_protocols_runs_both(synthetic_bunch, shared_cache):
     assert result["optimism"] == pytest.approx(result["random"] - result["actor"])
     with pytest.raises(ValueError, match="exceeds the 8 actors"):
         compare_split_protocols(pipe, X, y, n_splits=9)
+
+
+def test_video_reference_frames_from_fit_to_explanation(synthetic_bunch, shared_cache, tmp_path):
+    from mmemotion.explain import explain
+
+    X, y = synthetic_bunch.frame, synthetic_bunch.target
+    pipe = make_default_pipeline(memory=shared_cache, **TINY_PIPELINE, reference_frames=3,
+                                 speaker_norm={"audio": "zscore", "video": "reference"})
+    assert pipe.named_steps["clf"].get_params()["module__video_reference_frames"] == 3
+    pipe.fit(X, y)
+    n_frames = TINY_PIPELINE["n_video_frames"]
+    video = pipe.named_steps["features"].transform(X.iloc[:4])["video"]
+    assert video.dtype == np.uint8 and video.shape[2] == n_frames + 3
+    assert pipe.named_steps["clf"].module_.streams["video"].n_reference == 3
+    assert set(pipe.predict(X.iloc[:1])) <= set(EMOTIONS)  # one clip of an unseen speaker: training frames
+    exp = explain(pipe, X, y, methods=("integrated_gradients",), n_samples=4, n_steps=8, verbose=False)
+    # Maps show the clip's own frames, matching the displayed frames; the reference frames'
+    # attributions count in the video share.
+    assert exp.video_maps.shape[:2] == exp.frames.shape[:2] == (4, n_frames)
+    # The fitted union's fallback reference survives the safe model format.
+    save_model(pipe, tmp_path / "ref.mmemotion")
+    loaded = load_model(tmp_path / "ref.mmemotion")
+    np.testing.assert_array_equal(loaded.predict_proba(X.iloc[:6]), pipe.predict_proba(X.iloc[:6]))
+    with pytest.raises(ValueError, match="video stream only"):
+        make_default_pipeline(speaker_norm="reference")
+
+
+def test_reference_frames_must_match_between_union_and_network(synthetic_bunch, shared_cache):
+    X, y = synthetic_bunch.frame, synthetic_bunch.target
+    appended = make_default_pipeline(memory=shared_cache, **TINY_PIPELINE, reference_frames=3,
+                                     speaker_norm={"audio": "zscore", "video": "reference"})
+    with pytest.raises(ValueError, match="appends 3 reference frames.*module__video_reference_frames=0"):
+        appended.set_params(clf__module__video_reference_frames=0).fit(X, y)
+    plain = make_default_pipeline(memory=shared_cache, **TINY_PIPELINE, speaker_norm="off")
+    with pytest.raises(ValueError, match="appends 0 reference frames.*module__video_reference_frames=2"):
+        plain.set_params(clf__module__video_reference_frames=2).fit(X, y)
