@@ -445,6 +445,8 @@ def cmd_explain(args):
                           n_background=min(16, args.n_clips), verbose=not args.quiet)
     save_explanation(explanation, args.out, overwrite=args.force)
     print(f"explanation of {len(explanation.clip_ids)} clips written to {args.out}")
+    for warning in explanation.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 def cmd_report(args):

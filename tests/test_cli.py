@@ -141,6 +141,10 @@ def test_fit_predict_explain_report(tmp_path, make_synthetic, capsys):
     assert run("explain", *args, "--out", tmp_path / "e.npz") == 0
     explanation = cli.load_explanation(tmp_path / "e.npz")
     assert {int(c.split("_")[0]) for c in explanation.clip_ids} <= set(test_actors)  # held-out actors only
+    # Two epochs on 18 clips leave the model at chance: the chance alarm reaches the terminal.
+    err = capsys.readouterr().err
+    assert any(w.startswith("Chance alarm") for w in explanation.warnings)
+    assert all(f"warning: {w}" in err for w in explanation.warnings)
 
     html = tmp_path / "r.html"
     assert run("report", "--model", model, "--data", root, "--explanation", tmp_path / "e.npz",

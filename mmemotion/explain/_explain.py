@@ -27,6 +27,10 @@ DOMINANT_SHARE_ALARM = 0.9
 MIN_CLIPS_FOR_ACCURACY_ALARM = 12
 #: IG completeness gaps above this fraction of |f(x) - f(baseline)| deserve a larger n_steps.
 COMPLETENESS_WARNING = 0.05
+#: The chance alarm: the explained clips' accuracy is "not clearly above chance" when a model that
+#: guessed the most frequent label would reach it with at least this probability (one-sided
+#: binomial test).
+CHANCE_ALARM_P = 0.05
 
 _LEAK_HINT = (
     "On CREMA-D the classic cause is the emotion code in the file name (e.g. '1001_DFA_ANG_XX'): "
@@ -257,6 +261,9 @@ def explain(
         )
         timings["sanity"] = time.perf_counter() - tic
 
+    chance_alarm = _chance_alarm(exp)
+    if chance_alarm:
+        exp.warnings.insert(0, chance_alarm)
     exp.warnings.extend(_leakage_alarms(exp))
     # Gradient passes must not leave the network in another mode than the one explained.
     net.eval()
@@ -643,6 +650,35 @@ def _randomisation_check(net, modalities, specs, inputs, baselines, target, batc
     for m, share in zip(modalities, random_shares):
         result[f"randomised_share_{m}"] = float(share)
     return result
+
+
+def _chance_alarm(exp):
+    """A warning when the explained clips' accuracy is not clearly above chance, else None.
+
+    Chance is the rate of the most frequent true label among the explained clips (what always
+    guessing it scores). With k of n clips right, the alarm fires when P(X >= k) >= CHANCE_ALARM_P
+    for X ~ Binomial(n, chance): such a model's attributions are faithful to it, but they describe
+    a model that has not learnt the task, not how emotion shows in voice or face.
+    """
+    if exp.y_true is None or not len(exp.y_true):
+        return None
+    from scipy.stats import binom
+
+    y_true = np.asarray(exp.y_true, dtype=object)
+    n = len(y_true)
+    correct = int(np.sum(y_true == np.asarray(exp.y_pred, dtype=object)))
+    chance = float(pd.Series(y_true).value_counts(normalize=True).iloc[0])
+    p_value = float(binom.sf(correct - 1, n, chance))
+    exp.sanity["accuracy_vs_chance_p"] = p_value
+    if p_value < CHANCE_ALARM_P:
+        return None
+    return (
+        f"Chance alarm: the model gets {correct} of the {n} explained clips right ({correct / n:.2f}), not "
+        f"clearly above chance ({chance:.2f}, always the most frequent label; one-sided binomial p = "
+        f"{p_value:.2f}). These explanations describe a model that has not learnt the task, not how emotion "
+        "shows in the voice or the face; fix the model (more data, other features, check the labels) before "
+        "reading them."
+    )
 
 
 def _leakage_alarms(exp):

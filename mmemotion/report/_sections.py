@@ -43,6 +43,9 @@ _SANITY_HELP = {
     "close to 1 means they would look the same for an untrained network.",
     "ig_completeness_error": "Mean absolute gap between the sum of Integrated-Gradients attributions and "
     "f(x) − f(baseline). Near 0 means the integral was approximated with enough steps.",
+    "accuracy_vs_chance_p": "Probability that always guessing the most frequent label gets at least as many "
+    "of the explained clips right (one-sided binomial test). At 0.05 or above, the explanations describe a "
+    "model that has not learnt the task (chance alarm).",
 }
 
 def _sanity_help(key):

@@ -286,3 +286,25 @@ def test_repr_is_a_short_summary(stand_in):
     assert text.startswith(f"Explanation({len(exp.clip_ids)} clips") and "modalities=" in text
     assert f"warnings={len(exp.warnings)}" in text
     assert "integrated_gradients: " in text and "accuracy=" in text
+
+
+def test_chance_alarm_for_a_model_trained_on_shuffled_labels(synthetic_bunch):
+    from mmemotion.models import make_default_pipeline
+
+    X, y = synthetic_bunch.frame, synthetic_bunch.target.to_numpy()
+    shuffled = np.random.default_rng(0).permutation(y)
+    pipe = make_default_pipeline(modalities=("audio", "text"), n_mfcc=13, n_audio_frames=20, text_dim=8,
+                                 max_epochs=5, module__audio_widths=(4,), module__text_widths=(4,),
+                                 module__fusion_width=8).fit(X, shuffled)
+    exp = explain(pipe, X, y, methods=("ablation",), n_samples=36, verbose=False)
+    alarms = [w for w in exp.warnings if w.startswith("Chance alarm")]
+    assert len(alarms) == 1 and "has not learnt the task" in alarms[0]
+    assert exp.sanity["accuracy_vs_chance_p"] >= 0.05
+
+
+def test_no_chance_alarm_when_the_model_is_right():
+    pipe, X, _ = make_pipeline(TinyNet(seed=1), n=24)
+    y = np.asarray(explain(pipe, X, None, methods=("shapley",), n_samples=None, verbose=False).y_pred)
+    exp = explain(pipe, X, y, methods=("ablation",), n_samples=None, verbose=False)
+    assert not [w for w in exp.warnings if w.startswith("Chance alarm")]
+    assert exp.sanity["accuracy_vs_chance_p"] < 1e-4
