@@ -220,50 +220,20 @@ def _held_out(frame, meta, all_clips):
 # Explanation <-> .npz (no pickle)
 # ------------------------------------------------------------------------------------------
 def save_explanation(explanation, path, *, overwrite=False):
-    """Store an Explanation as ``.npz`` arrays plus a JSON header; loading runs no code."""
-    import dataclasses
+    """:func:`mmemotion.explain.save_explanation` (kept here for scripts written against the CLI module)."""
+    from .explain import save_explanation as save
 
-    from .report._serialize import to_jsonable
-
-    arrays, header = {}, {}
-    for field in dataclasses.fields(explanation):
-        value = getattr(explanation, field.name)
-        if isinstance(value, np.ndarray) and value.dtype != object:
-            arrays[f"a:{field.name}"] = value
-        elif isinstance(value, np.ndarray):
-            arrays[f"a:{field.name}"] = value.astype(str)
-        elif isinstance(value, dict) and value and all(isinstance(v, np.ndarray) for v in value.values()):
-            for key, array in value.items():
-                arrays[f"d:{field.name}:{key}"] = array
-        elif isinstance(value, list) and value and all(isinstance(v, np.ndarray) for v in value):
-            for i, array in enumerate(value):
-                arrays[f"l:{field.name}:{i:06d}"] = array
-        else:
-            header[field.name] = to_jsonable(value)
-    arrays["header"] = np.array(json.dumps(header))
-    with atomic_path(path, overwrite=overwrite) as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez_compressed(handle, **arrays)
-    return Path(path)
+    return save(explanation, path, overwrite=overwrite)
 
 
 def load_explanation(path):
-    """Read a file written by :func:`save_explanation`."""
-    from .explain import Explanation
+    """:func:`mmemotion.explain.load_explanation`, with the CLI's error for a missing ``--explanation``."""
+    from .explain import load_explanation as load
 
-    with np.load(_existing_file(path, "--explanation"), allow_pickle=False) as data:
-        fields = json.loads(str(data["header"]))
-        for key in sorted(data.files):
-            kind, _, rest = key.partition(":")
-            if kind == "a":
-                fields[rest] = data[key]
-            elif kind == "d":
-                name, _, sub = rest.partition(":")
-                fields.setdefault(name, {})[sub] = data[key]
-            elif kind == "l":
-                name = rest.rpartition(":")[0]
-                fields.setdefault(name, []).append(data[key])
-    return Explanation(**fields)
+    try:
+        return load(_existing_file(path, "--explanation"))
+    except ValueError as error:
+        raise UserError(str(error)) from None
 
 
 # ------------------------------------------------------------------------------------------

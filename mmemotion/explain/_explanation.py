@@ -122,6 +122,38 @@ class Explanation:
         parts.append(f"warnings={len(self.warnings)}")
         return "Explanation(" + ";\n            ".join(parts) + ")"
 
+    def save(self, path, *, overwrite=False):
+        """Write to ``path`` (``.npz``, no pickle); see :func:`mmemotion.explain.save_explanation`.
+
+        Parameters
+        ----------
+        path : str or path-like
+        overwrite : bool, default=False
+
+        Returns
+        -------
+        path : pathlib.Path
+        """
+        from ._io import save_explanation
+
+        return save_explanation(self, path, overwrite=overwrite)
+
+    @classmethod
+    def load(cls, path):
+        """Read a file written by :meth:`save` (runs no code); see :func:`mmemotion.explain.load_explanation`.
+
+        Parameters
+        ----------
+        path : str or path-like
+
+        Returns
+        -------
+        explanation : Explanation
+        """
+        from ._io import load_explanation
+
+        return load_explanation(path)
+
     def mean_modality_shares(self):
         """Mean share of each modality per method.
 
