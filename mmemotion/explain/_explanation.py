@@ -5,6 +5,7 @@ rendered (and the object pickled or turned into JSON) without torch, Captum or S
 """
 
 from dataclasses import dataclass, field
+from html import escape
 
 import numpy as np
 
@@ -109,18 +110,34 @@ class Explanation:
     timings: dict = field(default_factory=dict)
     params: dict = field(default_factory=dict)
 
+    def _summary(self):
+        """(label, value) rows describing the explanation, shared by the text and HTML reprs."""
+        n = len(self.clip_ids)
+        rows = [("clips", str(n)), ("modalities", str(list(self.modalities))), ("classes", str(list(self.classes)))]
+        if self.y_true is not None and n:
+            accuracy = float(np.mean(np.asarray(self.y_pred) == np.asarray(self.y_true)))
+            rows.append(("accuracy", f"{accuracy:.3f}"))
+        for method, shares in self.mean_modality_shares().items():
+            rows.append((method, ", ".join(f"{m} {v:.2f}" for m, v in shares.items())))
+        rows.append(("warnings", str(len(self.warnings))))
+        return rows
+
     def __repr__(self):
         # The dataclass repr printed every array (about 120,000 characters for 24 clips); this
         # one says what the explanation holds, in a few lines.
-        n = len(self.clip_ids)
-        parts = [f"{n} clips", f"modalities={list(self.modalities)}", f"classes={list(self.classes)}"]
-        if self.y_true is not None and n:
-            accuracy = float(np.mean(np.asarray(self.y_pred) == np.asarray(self.y_true)))
-            parts.append(f"accuracy={accuracy:.3f}")
-        for method, shares in self.mean_modality_shares().items():
-            parts.append(f"{method}: " + ", ".join(f"{m} {v:.2f}" for m, v in shares.items()))
-        parts.append(f"warnings={len(self.warnings)}")
+        parts = []
+        for label, value in self._summary():
+            parts.append(f"{value} clips" if label == "clips" else
+                         f"{label}: {value}" if label in self.modality_shares else f"{label}={value}")
         return "Explanation(" + ";\n            ".join(parts) + ")"
+
+    def _repr_html_(self):
+        """A small table for notebooks: the rows of the text repr, then each warning in full."""
+        cells = "".join(f"<tr><th style='text-align:left'>{escape(label)}</th><td>{escape(value)}</td></tr>"
+                        for label, value in self._summary())
+        notes = "".join(f"<li>{escape(str(w))}</li>" for w in self.warnings)
+        return (f"<div><strong>Explanation</strong><table>{cells}</table>"
+                + (f"<ul>{notes}</ul>" if notes else "") + "</div>")
 
     def save(self, path, *, overwrite=False):
         """Write to ``path`` (``.npz``, no pickle); see :func:`mmemotion.explain.save_explanation`.

@@ -33,3 +33,14 @@ def test_load_refuses_missing_and_foreign_files_without_running_code(tmp_path):
         load_explanation(bad)
     with pytest.raises(TypeError, match="expected an Explanation"):
         save_explanation({"proba": 1}, tmp_path / "x.npz")
+
+
+def test_html_repr_is_a_small_escaped_table_with_the_warnings():
+    exp = make_explanation(Explanation, n=3)
+    exp.warnings = ["Chance alarm: <b>not</b> learnt"]
+    html = exp._repr_html_()
+    assert html.startswith("<div>") and "<table>" in html and len(html) < 3000
+    assert "&lt;b&gt;not&lt;/b&gt;" in html and "<b>not" not in html
+    for method in exp.modality_shares:
+        assert method in html
+    assert "3 clips" in repr(exp) and "warnings=1" in repr(exp)
