@@ -384,6 +384,16 @@ class ModalityUnion(TransformerMixin, _BaseComposition):
             data[name] = Xt.reshape(len(Xt), *self.output_shapes_[name])
         return SliceDict(**data)
 
+    def _sk_visual_block_(self):
+        # One branch per modality in sklearn's HTML repr (as FeatureUnion draws its steps), instead
+        # of one closed box. _VisualBlock is private; it moved in scikit-learn 1.7.
+        try:
+            from sklearn.utils._repr_html.estimator import _VisualBlock
+        except ImportError:  # scikit-learn < 1.7
+            from sklearn.utils._estimator_html_repr import _VisualBlock
+        names, transformers = zip(*self.transformer_list)
+        return _VisualBlock("parallel", transformers, names=names)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.two_d_array = False

@@ -126,3 +126,17 @@ def test_grid_search_and_grouped_cv_with_slicing():
     search.fit(frame, y, groups=groups)
     assert search.best_params_["features__text__dim"] in (2, 8)
     assert search.best_estimator_.named_steps["features"].output_shapes_["text"][0] in (2, 8)
+
+
+def test_html_repr_draws_one_branch_per_modality():
+    import re
+
+    from sklearn.utils import estimator_html_repr
+
+    from mmemotion.models import make_default_pipeline
+
+    html = estimator_html_repr(make_default_pipeline())
+    html = re.sub(r"<style>.*?</style>|<script>.*?</script>", "", html, flags=re.S)
+    branches = [" ".join(re.sub(r"<[^>]+>", " ", html[m.end():m.end() + 3000]).split()[:2])
+                for m in re.finditer(r'class="sk-parallel-item">', html)]
+    assert branches == ["audio MFCCTransformer", "video FrameSampler", "text FilenameEmbedder"]
