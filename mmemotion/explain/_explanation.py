@@ -140,33 +140,14 @@ class Explanation:
                 + (f"<ul>{notes}</ul>" if notes else "") + "</div>")
 
     def save(self, path, *, overwrite=False):
-        """Write to ``path`` (``.npz``, no pickle); see :func:`mmemotion.explain.save_explanation`.
-
-        Parameters
-        ----------
-        path : str or path-like
-        overwrite : bool, default=False
-
-        Returns
-        -------
-        path : pathlib.Path
-        """
+        """Write to ``path`` (``.npz``, no pickle): :func:`mmemotion.explain.save_explanation`."""
         from ._io import save_explanation
 
         return save_explanation(self, path, overwrite=overwrite)
 
     @classmethod
     def load(cls, path):
-        """Read a file written by :meth:`save` (runs no code); see :func:`mmemotion.explain.load_explanation`.
-
-        Parameters
-        ----------
-        path : str or path-like
-
-        Returns
-        -------
-        explanation : Explanation
-        """
+        """Read a file written by :meth:`save` (runs no code): :func:`mmemotion.explain.load_explanation`."""
         from ._io import load_explanation
 
         return load_explanation(path)

@@ -212,15 +212,16 @@ class ModalityUnion(TransformerMixin, _BaseComposition):
             pooled = pooled_axes_of(self.transformers_[name])
             if mode == "reference":
                 ref = reference_observations(raw[name], pooled, self.reference_size)
-                stats = None if ref is None else SpeakerStatistics(ref, None)
+                statistics = None if ref is None else {"reference": ref}
             else:
                 stats = speaker_statistics(raw[name], pooled, mode)
-            if stats is None:
+                statistics = None if stats is None else stats.as_dict()
+            if statistics is None:
                 raise ValueError(
                     f"ModalityUnion: every training clip of step {name!r} is all zeros, so speaker_norm has "
                     "nothing to normalise with; check the input files or set speaker_norm=None."
                 )
-            self.global_statistics_[name] = {"reference": stats.mean} if mode == "reference" else stats.as_dict()
+            self.global_statistics_[name] = statistics
         return self._normalize(raw, speakers)
 
     def transform(self, X):
