@@ -11,6 +11,7 @@ Usage::
 
     python benchmarks/bench_generalisation.py [--data DIR] [--actors 10] [--clips 30] [--folds 5]
                                               [--seed 0] [--threads 2] [--only-defaults | --only-choices]
+                                              [--choices N [N ...]]
 """
 
 import argparse
@@ -36,15 +37,16 @@ SYSTEMS = {
 
 #: Choices of the network, each changed alone from the default fusion model.
 CHOICES = {
+    "video: one face box per clip (crop='face')": {"features__video__crop": "face"},
+    "video: no reference frames": {"features__speaker_norm": {"audio": "zscore"},
+                                   "clf__module__video_reference_frames": 0},
     "fusion: concatenation instead of product": {"clf__module__fusion": "concat"},
-    "video: Conv3D instead of the HOG layer": {"clf__module__video_representation": "conv3d"},
     "audio: no clip-statistics branch": {"clf__module__audio_statistics": False},
-    "audio: statistics branch only (no Conv2D)": {"clf__module__audio_conv": False},
     "audio: no prosody rows": {"features__audio__prosody": False},
-    "speaker norm on every modality": {"features__speaker_norm": "zscore"},
-    "video: the speaker's 16 reference frames": {"features__speaker_norm": {"audio": "zscore", "video": "reference"},
-                                                 "clf__module__video_reference_frames": 16},
-    "audio: clip functionals standardised per speaker": {"features__speaker_norm": {"audio": "functionals"}},
+    "video: Conv3D instead of the HOG layer": {"clf__module__video_representation": "conv3d"},
+    "audio: statistics branch only (no Conv2D)": {"clf__module__audio_conv": False},
+    "audio: clip functionals standardised per speaker": {
+        "features__speaker_norm": {"audio": "functionals", "video": "reference"}},
     "weight decay 0.01": {"clf__optimizer__weight_decay": 0.01},
     "label smoothing 0.1": {"clf__criterion__label_smoothing": 0.1},
 }
@@ -74,6 +76,8 @@ def main():
     parser.add_argument("--workdir", default=None, help="keeps the corpus and the feature cache between runs")
     parser.add_argument("--only-defaults", action="store_true", help="skip the training-choice ablations")
     parser.add_argument("--only-choices", action="store_true", help="only the training-choice ablations")
+    parser.add_argument("--choices", type=int, nargs="+", default=None,
+                        help="run only these training choices (1-based positions in CHOICES); default: all")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -106,7 +110,9 @@ def main():
         tic = time.perf_counter()
         reference = score(make_default_pipeline(memory=memory, random_state=args.seed), X, y, args.folds)
         report("default fusion (reference)", reference, time.perf_counter() - tic)
-    for name, params in CHOICES.items():
+    chosen = [list(CHOICES)[i - 1] for i in args.choices] if args.choices else list(CHOICES)
+    for name in chosen:
+        params = CHOICES[name]
         pipeline = make_default_pipeline(memory=memory, random_state=args.seed).set_params(**params)
         tic = time.perf_counter()
         accuracies = score(pipeline, X, y, args.folds)

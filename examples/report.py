@@ -46,6 +46,7 @@ def main(fast=False, out="report.html", data=None, force=False):
         dataset=bunch,
         evaluation=evaluation,
         explanation=explanation,
+        model=pipe,
         history=pipe[-1].history_,
         split={"protocol": "actor-independent hold-out",
                "train_actors": sorted(X_train["actor_id"].unique()), "test_actors": sorted(X_test["actor_id"].unique())},

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from . import MODALITIES, __version__
+from ._cli_params import SYNTAX, parse_assignments
 from .utils import atomic_path, check_can_write
 
 __all__ = ["main", "build_parser", "UserError"]
@@ -276,37 +277,15 @@ def cmd_synth(args):
     print(f"synthetic CREMA-D written to {out}")
 
 
-def _parse_grid(items):
-    """``["lr=0.001,0.01", "module__dropout=0.1,0.3"]`` -> ``{"clf__lr": [...], ...}``.
-
-    Bare names are classifier parameters (``lr`` -> ``clf__lr``); names with ``__`` other than
-    ``module__...`` are pipeline paths and kept (``features__audio__n_mfcc``).
-    """
-    grid = {}
-    for item in items or ():
-        key, sep, values = item.partition("=")
-        if not sep or not key or not values:
-            raise UserError(f"--grid {item!r}: write PARAM=V1,V2 (e.g. --grid lr=0.001,0.003).")
-        key = key.strip()
-        if "__" not in key or key.startswith("module__"):
-            key = f"clf__{key}"
-        grid[key] = [_literal(v.strip()) for v in values.split(",")]
-    return grid
-
-
-def _literal(text):
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return {"true": True, "false": False, "none": None}.get(text.lower(), text)
-
-
 def cmd_fit(args):
     out = Path(args.out)
     check_can_write(out, overwrite=args.force)
     check_can_write(_meta_path(out), overwrite=args.force)
+    # --set/--grid are checked against the real pipeline's parameters before any data is read.
+    probe = _make_pipeline(args.modalities or MODALITIES, max_epochs=args.epochs, seed=args.seed, memory=None,
+                           verbose=False)
+    fixed = parse_assignments(args.set, "--set", probe, grid=False)
+    grid = parse_assignments(args.grid, "--grid", probe, grid=True)
     stages = _Stages(3, quiet=args.quiet)
     with stages("loading data"):
         bunch = _load_data(args, args.modalities)
@@ -318,14 +297,11 @@ def cmd_fit(args):
             train, test = _actor_split(frame, args.test_size, args.seed)
         else:
             train, test = np.arange(len(frame)), np.array([], dtype=int)
-    grid = _parse_grid(args.grid)
     cv_results = None
     with tempfile.TemporaryDirectory(prefix="mmemotion-cache-") as cache, stages("fitting"):
         memory = args.cache or (cache if grid else None)
         pipeline = _make_pipeline(modalities, max_epochs=args.epochs, seed=args.seed, memory=memory,
                                   verbose=not args.quiet, early_stopping=not grid)
-        # --set takes one value; a comma list is one tuple value (module__video_widths=8,16,32).
-        fixed = {key: values[0] if len(values) == 1 else tuple(values) for key, values in _parse_grid(args.set).items()}
         try:
             pipeline.set_params(**fixed)
         except ValueError as error:
@@ -426,11 +402,17 @@ def cmd_report(args):
     from .report import render_report
 
     model, meta, bunch = _load_model_and_data(args)
+    explanation = load_explanation(args.explanation) if args.explanation else None
+    if explanation is not None:
+        from .explain import check_explains
+
+        # Before scoring: a report pairing one model's scores with another's explanation misleads.
+        check_explains(explanation, model, explanation_name=f"--explanation {args.explanation}",
+                       model_name=f"--model {args.model}")
     rows = _held_out(bunch.frame, meta, args.all_clips)
     X = bunch.frame.iloc[rows]
     name = "fusion" if len(meta.get("modalities", MODALITIES)) > 1 else meta["modalities"][0]
     evaluation = {name: _evaluate(model, X, X["emotion"])}
-    explanation = load_explanation(args.explanation) if args.explanation else None
     split = dict(meta.get("split") or {}, test_actors=sorted(int(a) for a in X["actor_id"].unique()),
                  n_test=len(X))
     if args.all_clips:
@@ -522,7 +504,7 @@ def cmd_demo(args):
             "command": " ".join(["mmemotion"] + sys.argv[1:]) if sys.argv else "mmemotion demo",
         }
         report = render_report(out / "report.html", dataset=bunch, evaluation=evaluations, explanation=explanation,
-                               history=_history(fusion), split=split, model_card=card, overwrite=args.force,
+                               model=fusion, history=_history(fusion), split=split, model_card=card, overwrite=args.force,
                                title="mmemotion demo: synthetic CREMA-D, actor-independent evaluation")
     ev = evaluations["fusion"]
     print(f"\nfusion model on {len(test)} clips of unseen actors: accuracy {ev['accuracy']:.3f}, "
@@ -610,9 +592,11 @@ def build_parser():
     p.add_argument("--test-size", type=float, default=0.25,
                    help="fraction of actors held out for evaluation (0: train on all)")
     p.add_argument("--grid", action="append", metavar="PARAM=V1,V2",
-                   help="grid-search a classifier parameter with actor-grouped CV (repeatable), e.g. lr=0.001,0.003")
+                   help="grid-search a parameter with actor-grouped CV (repeatable), e.g. lr=0.001,0.003. "
+                        + SYNTAX.replace("%", "%%"))
     p.add_argument("--set", action="append", metavar="PARAM=VALUE",
-                   help="set a classifier parameter (repeatable), e.g. --set lr=0.003 --set module__dropout=0.2")
+                   help="set a parameter (repeatable), e.g. --set lr=0.003 --set module__dropout=0.2; checked "
+                        "before any data is read")
     p.add_argument("--cv", type=int, default=3, help="folds of the grid search (GroupKFold by actor)")
     p.add_argument("--cache", metavar="DIR", default=None, help="feature cache folder (joblib.Memory)")
     _add_common(p)

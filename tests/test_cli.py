@@ -1,4 +1,5 @@
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -81,12 +82,41 @@ def test_synth_then_refuse_then_force(tmp_path, capsys):
     assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
 
 
-def test_grid_parsing():
-    grid = cli._parse_grid(["lr=0.001,0.01", "module__dropout=0.1,0.3", "clf__max_epochs=2,4", "class_weight=none,balanced"])
+def _probe():
+    from mmemotion.models import make_default_pipeline
+
+    return make_default_pipeline()
+
+
+def test_grid_and_set_parsing():
+    from mmemotion._cli_params import parse_assignments
+
+    grid = parse_assignments(["lr=0.001,0.01", "module__dropout=0.1,0.3", "clf__max_epochs=2,4",
+                              "class_weight=none,balanced", "module__video_widths=(8,16),(16,32)"],
+                             "--grid", _probe(), grid=True)
     assert grid == {"clf__lr": [0.001, 0.01], "clf__module__dropout": [0.1, 0.3], "clf__max_epochs": [2, 4],
-                    "clf__class_weight": [None, "balanced"]}
-    with pytest.raises(cli.UserError, match="PARAM=V1,V2"):
-        cli._parse_grid(["lr"])
+                    "clf__class_weight": [None, "balanced"], "clf__module__video_widths": [(8, 16), (16, 32)]}
+    fixed = parse_assignments(["module__video_widths=(8,16)", "module__audio_widths=8,16", "optimizer__weight_decay=0.01",
+                               "features__audio__n_mfcc=20"], "--set", _probe(), grid=False)
+    assert fixed == {"clf__module__video_widths": (8, 16), "clf__module__audio_widths": (8, 16),
+                     "clf__optimizer__weight_decay": 0.01, "features__audio__n_mfcc": 20}
+
+
+@pytest.mark.parametrize("option, value, message", [
+    # Issue 15, item 3: each of these once printed a traceback, some after fitting had started.
+    ("--set", "module__dropuot=0.2", r"--set module__dropuot: no such parameter\. Did you mean module__dropout"),
+    ("--grid", "lr=0.001,abc", r"--grid lr='abc': this parameter takes a number"),
+    ("--set", "lr=fast", r"--set lr='fast': this parameter takes a number"),
+    ("--set", "module__video_widths=(8,fast)", r"module__video_widths=\(8, 'fast'\): this parameter takes comma-separated numbers"),
+    ("--grid", "lrr=0.1", r"--grid lrr: no such parameter\. Did you mean lr\?.*module__dropout"),
+    ("--set", "lr", r"--set 'lr': write PARAM=VALUE"),
+])
+def test_bad_parameters_fail_before_the_data_is_read(tmp_path, capsys, option, value, message):
+    # --data does not exist: the parameter error must come first, without a traceback.
+    assert run("fit", "--data", tmp_path / "nowhere", "--out", tmp_path / "m.mmemotion", option, value, "-q") == 1
+    err = capsys.readouterr().err
+    assert re.search(message, err), err
+    assert "Traceback" not in err and "nowhere" not in err
 
 
 def test_explanation_file_round_trip(tmp_path):
@@ -153,6 +183,18 @@ def test_fit_predict_explain_report(tmp_path, make_synthetic, capsys):
     assert all(numbers["sections"][sid]["available"] for sid, _ in SECTIONS)
     assert numbers["sections"]["overview"]["split"]["test_actors"] == test_actors
     assert str(html.resolve()) in capsys.readouterr().out
+
+    # Issue 15, item 1: another model's explanation is refused, naming both, and nothing is written.
+    other = tmp_path / "other.mmemotion"
+    assert run("fit", "--data", root, "--out", other, "--epochs", 1, "--modalities", "audio", "-q") == 0
+    capsys.readouterr()
+    refused = tmp_path / "refused.html"
+    assert run("report", "--model", other, "--data", root, "--explanation", tmp_path / "e.npz",
+               "--out", refused, "-q") == 1
+    err = capsys.readouterr().err
+    assert f"--explanation {tmp_path / 'e.npz'} explains another model (modalities audio, video, text" in err
+    assert f"than --model {other} (modalities audio;" in err
+    assert not refused.exists() and not refused.with_suffix(".json").exists()
 
 
 @pytest.mark.slow

@@ -6,6 +6,7 @@ Results are plain numpy data (:class:`Explanation`), rendered by :mod:`mmemotion
 
 from ._explain import ALL_METHODS, DEFAULT_METHODS, explain, map_rank_correlation, randomised_copy
 from ._explanation import Explanation
+from ._fingerprint import check_explains, model_fingerprint
 from ._io import load_explanation, save_explanation
 from ._modalities import MODALITY_SPECS, ModalitySpec
 from ._shapley import coalition_masks, exact_shapley_values, to_shap_explanation
@@ -16,11 +17,13 @@ __all__ = [
     "MODALITY_SPECS",
     "Explanation",
     "ModalitySpec",
+    "check_explains",
     "coalition_masks",
     "exact_shapley_values",
     "explain",
     "load_explanation",
     "map_rank_correlation",
+    "model_fingerprint",
     "randomised_copy",
     "save_explanation",
     "to_shap_explanation",

@@ -12,6 +12,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from ..utils import progress
 from ._attribution import GRADIENT_METHODS, PositionalForward, integrated_gradients, shap_gradient
 from ._explanation import Explanation
+from ._fingerprint import model_fingerprint
 from ._modalities import as_float_input, make_baseline, reduce_map, spec_for
 from ._shapley import coalition_masks, exact_shapley_values
 
@@ -157,6 +158,7 @@ def explain(
     background = tuple(torch.as_tensor(b[bg_index], device=device) for b in bg_arrays)
 
     appended = _appended_observations(pipeline)
+    baselines = _speaker_baselines(baselines, inputs, modalities, appended)
     n = len(clip_ids)
     batches = [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
     forward = PositionalForward(net, modalities)
@@ -178,7 +180,11 @@ def explain(
         proba=proba,
         target_class=target,
     )
+    exp.model = model_fingerprint(pipeline)
     exp.baselines = {m: s.description for m, s in zip(modalities, specs)}
+    for m in appended:
+        exp.baselines[m] = ("the speaker's own reference frames in place of the clip's (the clip measured against "
+                            "the speaker's usual face)")
     exp.params = dict(
         methods=list(methods), n_samples=n_samples, random_state=random_state, batch_size=batch_size,
         n_steps=n_steps, shap_nsamples=shap_nsamples, n_background=len(bg_index),
@@ -205,7 +211,7 @@ def explain(
         for m, s, a in zip(modalities, specs, ig_attr):
             if s.map_field is not None:
                 setattr(exp, s.map_field, reduce_map(s, _clip_part(a, appended.get(m))))
-        gap, scale = _completeness(forward, inputs, baselines, target, ig_attr, logits)
+        gap, scale = _completeness(forward, inputs, baselines, target, ig_attr, logits, batches)
         exp.sanity["ig_completeness_error"] = float(np.mean(np.abs(gap)))
         exp.sanity["ig_completeness_relative_error"] = float(np.mean(np.abs(gap)) / max(np.mean(scale), 1e-12))
         if exp.sanity["ig_completeness_relative_error"] > COMPLETENESS_WARNING:
@@ -383,9 +389,10 @@ def _features(pipeline, X, index):
 def _appended_observations(pipeline):
     """Per modality, ``(axis, size)`` of the speaker's reference observations that the union appends.
 
-    ``ModalityUnion(speaker_norm="reference")`` appends the speaker's own frames to every clip;
-    the network reads them, so they get attributions (counted in the modality's share), but the
-    maps show the clip's own frames only, matching the displayed frames.
+    ``ModalityUnion(speaker_norm="reference")`` appends the speaker's own frames to every clip.
+    The network reads them as context; the baseline keeps them (:func:`_speaker_baselines`), so
+    path methods give them no attribution, and the maps show the clip's own frames only,
+    matching the displayed frames.
     """
     union = pipeline[0]
     sizes = getattr(union, "appended_observations_", None) if hasattr(union, "speaker_norms_") else None
@@ -394,6 +401,38 @@ def _appended_observations(pipeline):
     from ..features._speaker_norm import pooled_axes_of
 
     return {m: (pooled_axes_of(union.transformers_[m])[0], size) for m, size in sizes.items()}
+
+
+def _speaker_baselines(baselines, inputs, modalities, appended):
+    """Per-clip baselines for the modalities with appended reference observations.
+
+    The clip's own part of the baseline is the speaker's reference observations (evenly picked
+    from them), and the appended part is the clip's own reference, unchanged: attributions then
+    say how the clip differs from the speaker's usual face, and the reference frames, context
+    held fixed along the path, get none. With a population-mean baseline instead, moving the
+    reference frames from the mean face to the speaker's face took credit of its own: on the
+    audio-planted faithfulness set, Integrated Gradients gave the decoy face 0.56 of the credit
+    where its ablation cost 0.77 nats of log-loss against the voice's 4.11.
+
+    Other modalities keep their shared ``(1, *shape)`` baseline.
+    """
+    if not appended:
+        return baselines
+    out = []
+    for m, base, x in zip(modalities, baselines, inputs):
+        if m not in appended:
+            out.append(base)
+            continue
+        axis, size = appended[m]
+        dim, own = axis + 1, x.shape[axis + 1] - size
+        pick = torch.as_tensor(own + np.linspace(0, size - 1, own).round().astype(np.int64), device=x.device)
+        out.append(torch.cat([x.index_select(dim, pick), x.narrow(dim, own, size)], dim=dim))
+    return tuple(out)
+
+
+def _rows(baselines, rows):
+    """The baselines of a batch of clips: per-clip baselines are sliced, shared ones kept."""
+    return tuple(b if b.shape[0] == 1 else b[rows] for b in baselines)
 
 
 def _clip_part(attribution, appended):
@@ -442,7 +481,7 @@ def _concat(parts):
 def _batched_attribution(method, forward, inputs, baselines, target, batches, common, verbose, desc):
     parts = []
     for b in progress(batches, verbose=verbose, desc=desc):
-        parts.append(method(forward, tuple(x[b] for x in inputs), baselines,
+        parts.append(method(forward, tuple(x[b] for x in inputs), _rows(baselines, b),
                             torch.as_tensor(target[b]), **common))
     return _concat(parts)
 
@@ -450,7 +489,7 @@ def _batched_attribution(method, forward, inputs, baselines, target, batches, co
 def _run_integrated_gradients(forward, inputs, baselines, target, batches, common, verbose, desc=None):
     attr, grads = [], []
     for b in progress(batches, verbose=verbose, desc=desc or "explain: integrated_gradients"):
-        a, g = integrated_gradients(forward, tuple(x[b] for x in inputs), baselines,
+        a, g = integrated_gradients(forward, tuple(x[b] for x in inputs), _rows(baselines, b),
                                     torch.as_tensor(target[b]), **common)
         attr.append(a)
         grads.append(g)
@@ -480,10 +519,14 @@ def _shares(attributions):
 
 
 @torch.no_grad()
-def _completeness(forward, inputs, baselines, target, attributions, logits):
+def _completeness(forward, inputs, baselines, target, attributions, logits, batches):
     """Gap between the summed IG attributions and ``f(x) - f(baseline)`` for each clip."""
-    base = forward(*baselines).detach().cpu().numpy().astype(np.float64)[0]
-    diff = logits[np.arange(len(target)), target] - base[target]
+    base = np.concatenate([
+        forward(*(r.expand_as(x[b]) for r, x in zip(_rows(baselines, b), inputs))).detach().cpu().numpy()
+        for b in batches
+    ]).astype(np.float64)
+    rows = np.arange(len(target))
+    diff = logits[rows, target] - base[rows, target]
     total = sum(a.reshape(len(a), -1).astype(np.float64).sum(axis=1) for a in attributions)
     return total - diff, np.abs(diff)
 
@@ -509,7 +552,7 @@ def _word_attributions(exp, transformers, X_sub, modalities, arrays, baselines, 
             names = list(X_sub[column])
         else:
             names = exp.clip_ids
-        b = baselines[j].detach().cpu().numpy().reshape(-1).astype(np.float64)
+        b = baselines[j][0].detach().cpu().numpy().reshape(-1).astype(np.float64)
         words, per_word, worst = [], [], 0.0
         for i, name in enumerate(names):
             w, vectors = transformer.word_vectors(name)
@@ -539,7 +582,8 @@ def _coalition_proba(forward, inputs, baselines, masks, batches, verbose):
         rows = []
         for b in batches:
             batch = tuple(
-                x[b] if present else base.expand_as(x[b]) for x, base, present in zip(inputs, baselines, mask)
+                x[b] if present else base.expand_as(x[b])
+                for x, base, present in zip(inputs, _rows(baselines, b), mask)
             )
             rows.append(torch.softmax(forward(*batch), dim=-1).detach().cpu().numpy())
         out.append(np.concatenate(rows))

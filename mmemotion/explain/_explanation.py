@@ -82,6 +82,10 @@ class Explanation:
         Seconds spent per step.
     params : dict
         The arguments ``explain`` was called with (methods, n_samples, random_state, ...).
+    model : dict or None
+        Fingerprint of the explained model (``weights_sha256``, ``classes``, ``modalities``;
+        see :func:`~mmemotion.explain.model_fingerprint`), so that a report refuses to pair the
+        explanation with another model. None in explanations saved by older versions.
     """
 
     classes: list
@@ -109,6 +113,7 @@ class Explanation:
     warnings: list = field(default_factory=list)
     timings: dict = field(default_factory=dict)
     params: dict = field(default_factory=dict)
+    model: dict = None
 
     def _summary(self):
         """(label, value) rows describing the explanation, shared by the text and HTML reprs."""
@@ -120,6 +125,8 @@ class Explanation:
         for method, shares in self.mean_modality_shares().items():
             rows.append((method, ", ".join(f"{m} {v:.2f}" for m, v in shares.items())))
         rows.append(("warnings", str(len(self.warnings))))
+        if self.model:
+            rows.append(("model weights", str(self.model.get("weights_sha256"))))
         return rows
 
     def __repr__(self):

@@ -8,11 +8,14 @@ from numbers import Integral
 
 import cv2
 import numpy as np
+import pandas as pd
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 
 from ._base import BaseFileTransformer
-from ._errors import MediaError
+from ._cache import resolve_cache_dir
+from ._errors import MediaError, MediaWarning
 from ._face_detect import detected_face_box, require_detector, square_box
+from ._speaker_face import BOX_FIELDS, BoxedPath, BoxKeyedCache, speaker_boxes
 
 __all__ = ["FaceFallbackWarning", "FrameSampler", "face_box"]
 
@@ -258,15 +261,25 @@ class FrameSampler(BaseFileTransformer):
         Output ``(height, width)`` of each frame (:data:`cv2.INTER_AREA` resizing).
     color : bool, default=True
         RGB output (3 channels) or grey (1 channel).
-    crop : {"center", "face"} or None, default="center"
+    crop : {"center", "face", "speaker_face"} or None, default="center"
         Before resizing: the centred square (``"center"``), a square around the face found by
         :func:`face_box` once per clip from the sampled frames, so the crop does not jitter
-        (``"face"``), or the whole frame, aspect ratio not kept (None). ``"face"`` runs dlib's
+        (``"face"``), one box per speaker for all of that speaker's clips (``"speaker_face"``),
+        or the whole frame, aspect ratio not kept (None). ``"speaker_face"`` needs a DataFrame
+        X with ``speaker_column``; it finds each clip's box as ``"face"`` does (a first decoding
+        pass), then crops every clip of a speaker with the per-coordinate median centre and
+        side of the speaker's detected boxes (of all its boxes if the detector found none),
+        computed from the clips being transformed, as ``ModalityUnion``'s speaker statistics
+        are: a speaker filmed by a fixed camera (CREMA-D's studio) is then cropped identically
+        in every clip, so per-speaker comparisons see expression, not crop jitter (module
+        ``mmemotion.features._speaker_face`` has the measurements). ``"face"`` runs dlib's
         HOG face detector on 3 of the sampled frames (~13 ms each at 480x360); clips where it
         finds no face are cropped by :func:`face_box`'s colour/motion heuristic instead, and
         each ``fit_transform``/``transform`` that had such clips emits one
         :class:`FaceFallbackWarning` with their number and names (clips read back from the
         ``memory`` cache are not examined again and not counted).
+    speaker_column : str, default="actor_id"
+        Column of the DataFrame X naming each clip's speaker (``crop="speaker_face"`` only).
     dtype : {np.float32, np.uint8}, default=np.float32
         float32 output is scaled to [0, 1]; uint8 keeps [0, 255] and takes a quarter of the
         memory (CREMA-D at the defaults: 1.5 GB instead of 5.9 GB).
@@ -314,7 +327,8 @@ class FrameSampler(BaseFileTransformer):
         "n_frames": [Interval(Integral, 1, None, closed="left")],
         "size": [tuple, list],
         "color": ["boolean"],
-        "crop": [StrOptions({"center", "face"}), None],
+        "crop": [StrOptions({"center", "face", "speaker_face"}), None],
+        "speaker_column": [str],
         "dtype": [Options(type, {np.float32, np.uint8}), Options(np.dtype, {np.dtype("float32"), np.dtype("uint8")})],
     }
     # Per-file work (and the cache) is uint8 whatever ``dtype`` is: cache entries are 4x smaller,
@@ -329,6 +343,7 @@ class FrameSampler(BaseFileTransformer):
         size=(64, 64),
         color=True,
         crop="center",
+        speaker_column="actor_id",
         dtype=np.float32,
         n_jobs=None,
         memory=None,
@@ -340,6 +355,7 @@ class FrameSampler(BaseFileTransformer):
         self.size = size
         self.color = color
         self.crop = crop
+        self.speaker_column = speaker_column
         self.dtype = dtype
         self.n_jobs = n_jobs
         self.memory = memory
@@ -349,7 +365,7 @@ class FrameSampler(BaseFileTransformer):
     def _check_params(self):
         if len(self.size) != 2 or not all(isinstance(s, Integral) and s >= 1 for s in self.size):
             raise ValueError(f"size must be (height, width) with positive integers, got size={self.size!r}.")
-        if self.crop == "face":
+        if self.crop in ("face", "speaker_face"):
             # Here, not per file: a missing detector would otherwise fail every file, and with
             # on_error="zero" silently zero every row.
             require_detector()
@@ -384,15 +400,18 @@ class FrameSampler(BaseFileTransformer):
             return cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
         return cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)[:, :, None]
 
-    def _keep(self, frame):
+    def _keep(self, frame, box=None):
         # "face" needs all sampled frames at full resolution to place one box per clip; the
-        # other crops are known up front, so frames are shrunk as soon as they are retrieved.
-        if self.crop == "face":
+        # other crops (and a speaker's box) are known up front, so frames are shrunk as soon as
+        # they are retrieved.
+        if box is not None:
+            return self._finish(frame, box)
+        if self.crop in ("face", "speaker_face"):
             return frame
         box = _centre_box(*frame.shape[:2]) if self.crop == "center" else None
         return self._finish(frame, box)
 
-    def _decode(self, cap, reported):
+    def _decode(self, cap, reported, box=None):
         """Single pass over the stream.
 
         Returns ``({frame index: kept frame}, frames seen, complete)``; ``complete`` is False when
@@ -407,7 +426,7 @@ class FrameSampler(BaseFileTransformer):
                 if seen in wanted:
                     ok, frame = cap.retrieve()
                     if ok and frame is not None:
-                        kept[seen] = self._keep(frame)
+                        kept[seen] = self._keep(frame, box)
                 seen += 1
             return kept, seen, seen > last
         stride, seen = 1, 0
@@ -415,38 +434,44 @@ class FrameSampler(BaseFileTransformer):
             if seen % stride == 0:
                 ok, frame = cap.retrieve()
                 if ok and frame is not None:
-                    kept[seen] = self._keep(frame)
+                    kept[seen] = self._keep(frame, box)
                 if len(kept) > 2 * self.n_frames:
                     stride *= 2
                     kept = {i: f for i, f in kept.items() if i % stride == 0}
             seen += 1
         return kept, seen, True
 
-    def _read(self, path, count=None):
+    def _read(self, path, count=None, box=None):
         cap = _open_video(path)
         try:
             if not cap.isOpened():
                 raise MediaError(path, "OpenCV/FFmpeg cannot open it as a video (not a video, corrupt or unsupported codec)")
             reported = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if count is None else count
-            return *self._decode(cap, reported), reported
+            return *self._decode(cap, reported, box), reported
         finally:
             cap.release()
 
-    def _extract_one(self, item):
-        path = os.fspath(item)
-        kept, seen, complete, reported = self._read(path)
+    def _read_sampled(self, path, box=None):
+        """``({frame index: kept frame}, frame count)`` of the sampled frames of one video."""
+        kept, seen, complete, reported = self._read(path, box=box)
         if not complete and seen > 0:
             # The container over-stated the count, so the wanted frames near the end were never
             # reached. Now that the true count is known, decode once more and pick exactly.
-            kept, seen, _, _ = self._read(path, count=seen)
+            kept, seen, _, _ = self._read(path, count=seen, box=box)
         if not kept:
             raise MediaError(path, f"no decodable video frame (container reports {reported} frames)")
+        return kept, seen
+
+    def _extract_one(self, item):
+        path = os.fspath(item)
+        box = getattr(item, "box", None)  # a speaker's box (crop="speaker_face")
+        kept, seen = self._read_sampled(path, box)
         # `seen` equals the reported count when the container told the truth (the wanted
         # positions are then exactly the retrieved frames) and the real count otherwise.
         positions = np.linspace(0, seen - 1, self.n_frames).round().astype(int)
         order = _nearest(list(kept), positions)
         detected = True
-        if self.crop == "face":
+        if box is None and self.crop in ("face", "speaker_face"):
             box, detected = _clip_face_box([kept[i] for i in sorted(kept)])
             cache = {i: self._finish(kept[i], box) for i in set(order.tolist())}
         else:
@@ -461,7 +486,55 @@ class FrameSampler(BaseFileTransformer):
         out.token, out.path = token, path
         return out
 
+    def _validate_items(self, X):
+        items = super()._validate_items(X)
+        if self.crop != "speaker_face":
+            return items
+        if not isinstance(X, pd.DataFrame) or self.speaker_column not in X.columns:
+            found = f"columns {list(X.columns)[:8]}" if isinstance(X, pd.DataFrame) else f"a {type(X).__name__}"
+            raise ValueError(
+                f"FrameSampler(crop='speaker_face') crops all clips of a speaker alike and reads the speaker "
+                f"from column {self.speaker_column!r} of a DataFrame X, but X has {found}. Pass the manifest "
+                "frame of load_crema_d, set speaker_column, or use crop='face' (one box per clip)."
+            )
+        return _SpeakerItems(items, X[self.speaker_column].tolist())
+
+    def _cache(self):
+        if self.crop != "speaker_face":
+            return super()._cache()
+        root = resolve_cache_dir(self.memory)
+        if root is None:
+            return None
+        return BoxKeyedCache(root, type(self).__name__, {p: getattr(self, p) for p in self._extract_params})
+
+    def _speaker_boxed(self, items):
+        """First pass of ``crop="speaker_face"``: each clip's box, then one box per speaker;
+        returns the items as :class:`BoxedPath` (unreadable or missing items are left as they
+        are, for the second pass to report)."""
+        finder = FaceBoxes(n_frames=self.n_frames, n_jobs=self.n_jobs, memory=self.memory,
+                            on_error="zero", verbose=self.verbose)
+        finder.output_shape_ = (len(BOX_FIELDS),)
+        with warnings.catch_warnings():
+            # An unreadable clip gets a zero record here; the second pass reports it (or raises).
+            warnings.simplefilter("ignore", MediaWarning)
+            records = finder._extract_all(list(items))
+        boxes, undetected = speaker_boxes(records, items.speakers)
+        if undetected:
+            listed = ", ".join(map(str, undetected[:10])) + (", ..." if len(undetected) > 10 else "")
+            warnings.warn(
+                f"FrameSampler(crop='speaker_face'): the face detector found no face in any clip of "
+                f"{len(undetected)} of {len(set(map(str, items.speakers)))} speakers ({listed}); their box comes "
+                "from face_box's colour/motion heuristic. Expected for drawn (synthetic) faces, faces under ~80 "
+                "pixels or turned away; check these speakers' clips, or use crop='center'.",
+                FaceFallbackWarning,
+                stacklevel=4,
+            )
+        return [BoxedPath(item, box) if records[i, 2] > records[i, 0] else item
+                for i, (item, box) in enumerate(zip(items, boxes))]
+
     def _extract_all(self, items):
+        if self.crop == "speaker_face":
+            return super()._extract_all(self._speaker_boxed(items))
         if self.crop != "face":
             return super()._extract_all(items)
         # A fresh token per call keeps concurrent calls (threads) apart in the ledger; it rides
@@ -498,3 +571,35 @@ class FrameSampler(BaseFileTransformer):
             return F
         # One float32 allocation, no float64 temporary (7,442 clips: 5.9 GB).
         return np.divide(F, np.float32(255), dtype=np.float32)
+
+
+class _SpeakerItems(list):
+    """The items of one call with each clip's speaker alongside (``crop="speaker_face"``)."""
+
+    def __init__(self, items, speakers):
+        super().__init__(items)
+        self.speakers = speakers
+
+
+class FaceBoxes(FrameSampler):
+    """First pass of ``FrameSampler(crop="speaker_face")``: one record of
+    :data:`~mmemotion.features._speaker_face.BOX_FIELDS` per clip (box found as ``crop="face"``
+    finds it, detected or not, frame size), cached like frames under its own name."""
+
+    _extract_params = ("n_frames",)
+
+    def __init__(self, *, n_frames=16, n_jobs=None, memory=None, on_error="raise", verbose=False):
+        super().__init__(n_frames=n_frames, crop="face", n_jobs=n_jobs, memory=memory, on_error=on_error,
+                         verbose=verbose)
+
+    def _extract_one(self, item):
+        kept, _ = self._read_sampled(os.fspath(item))
+        frames = [kept[i] for i in sorted(kept)]
+        box, detected = _clip_face_box(frames)
+        return np.asarray([*box, int(detected), *frames[0].shape[:2]], dtype=np.int32)
+
+    def _extract_all(self, items):
+        return BaseFileTransformer._extract_all(self, items)
+
+    def _work_dtype(self):
+        return np.dtype(np.int32)

@@ -285,8 +285,13 @@ class ModalityUnion(TransformerMixin, _BaseComposition):
         text : str
         """
         check_is_fitted(self)
+        # FrameSampler(crop="speaker_face") is a per-speaker choice too: one face box per speaker.
+        boxed = [name for name, t in self.transformers_.items()
+                 if any(v == "speaker_face" for k, v in t.get_params().items() if k.endswith("crop"))]
+        crops = "; ".join(f"{name}: all of a speaker's clips cropped with one face box" for name in boxed)
         if not self.speaker_norms_:
-            return "none: features are used as extracted (speaker differences are left in)"
+            none = "none: features are used as extracted (speaker differences are left in)"
+            return f"{none}; {crops}" if crops else none
         kinds = {"zscore": "z-scored (mean and standard deviation)", "mean": "mean-subtracted",
                  "functionals": "clip means and clip spreads of each feature standardised",
                  "reference": f"compared with {self.reference_size} of the speaker's own frames (appended to each clip)"}
@@ -295,6 +300,7 @@ class ModalityUnion(TransformerMixin, _BaseComposition):
             f"per speaker ({self.speaker_column!r}): {parts}, with statistics of each speaker's own clips in the "
             "data being scored (no labels, no other speaker); a speaker with fewer than "
             f"{self.min_speaker_clips} clips there gets the training clips' statistics"
+            + (f"; {crops}" if crops else "")
         )
 
     def _resolve_norms(self):

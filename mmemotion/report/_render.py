@@ -47,6 +47,7 @@ def render_report(
     dataset=None,
     evaluation=None,
     explanation=None,
+    model=None,
     history=None,
     cv_results=None,
     model_card=None,
@@ -74,6 +75,10 @@ def render_report(
         face-only rater votes, every other model with the audio-visual votes.
     explanation : mmemotion.explain.Explanation, optional
         What :func:`mmemotion.explain.explain` returned for held-out clips.
+    model : sklearn.pipeline.Pipeline, optional
+        The fitted model the report is about. With ``explanation``, the two must match (the
+        explanation records its model's fingerprint): a mismatch raises ValueError naming both
+        before anything is written.
     history : list of dict, optional
         Per-epoch training records, e.g. ``pipeline[-1].history`` of a skorch net
         (``train_loss``, ``valid_loss``, ``valid_acc``, ...).
@@ -110,6 +115,10 @@ def render_report(
     # Refuse before the (slow) figures are drawn, and for both files, so a refusal writes nothing.
     check_can_write(path, overwrite=overwrite)
     check_can_write(sidecar, overwrite=overwrite)
+    if model is not None and explanation is not None:
+        from ..explain import check_explains
+
+        check_explains(explanation, model, explanation_name="the explanation", model_name="the model")
 
     sections = build_sections(dataset=dataset, evaluation=evaluation, explanation=explanation,
                               history=history, cv_results=cv_results, model_card_=model_card, split=split)

@@ -396,8 +396,9 @@ def _picked_shapley(explanation):
 
 def modality_importance(explanation):
     if explanation is None:
-        return unavailable("not available because no explanation was passed (render_report(explanation="
-                           "explain(pipeline, X_test, y_test))).")
+        return unavailable("not available because no explanation was given: on the command line, "
+                           "`mmemotion explain --out ex.npz` then `mmemotion report --explanation ex.npz`; in "
+                           "Python, render_report(explanation=explain(pipeline, X_test, y_test)).")
     modalities = list(explanation.modalities)
     panels, table, numbers = [], {m: {} for m in modalities}, {}
     shares = {method: np.asarray(v, dtype=float).mean(axis=0) for method, v in

@@ -308,3 +308,53 @@ def test_no_chance_alarm_when_the_model_is_right():
     exp = explain(pipe, X, y, methods=("ablation",), n_samples=None, verbose=False)
     assert not [w for w in exp.warnings if w.startswith("Chance alarm")]
     assert exp.sanity["accuracy_vs_chance_p"] < 1e-4
+
+
+def test_speaker_baselines_measure_the_clip_against_the_speakers_reference_frames():
+    import torch
+
+    from mmemotion.explain._attribution import integrated_gradients
+    from mmemotion.explain._explain import _speaker_baselines
+
+    torch.manual_seed(0)
+    # Two clips of 2 own frames + 4 appended reference frames (time axis 1 of a sample).
+    video = torch.rand(2, 3, 6, 4, 4)
+    audio = torch.rand(2, 1, 5, 7)
+    shared = (torch.zeros(1, 1, 5, 7), torch.zeros(1, 3, 6, 4, 4))
+    audio_base, video_base = _speaker_baselines(shared, (audio, video), ("audio", "video"), {"video": (1, 4)})
+    assert audio_base is shared[0]  # other modalities keep their shared baseline
+    assert video_base.shape == video.shape
+    torch.testing.assert_close(video_base[:, :, 2:], video[:, :, 2:])  # reference kept
+    torch.testing.assert_close(video_base[:, :, :2], video[:, :, [2, 5]])  # reference frames as the clip
+
+    def forward(a, v):  # any differentiable model of both inputs
+        return torch.stack([(v[:, :, :2] - v[:, :, 2:].mean(2, keepdim=True)).square().sum((1, 2, 3, 4)),
+                            a.sum((1, 2, 3))], dim=1)
+
+    attr, _ = integrated_gradients(forward, (audio, video), (audio_base, video_base), torch.tensor([0, 0]),
+                                   n_steps=16, internal_batch_size=2)
+    assert np.abs(attr[1][:, :, 2:]).max() == 0  # the reference frames get no attribution
+    assert np.abs(attr[1][:, :, :2]).sum() > 0
+
+
+def test_explanation_records_its_model_and_a_report_refuses_another(stand_in, tmp_path):
+    from mmemotion.explain import check_explains, model_fingerprint
+    from mmemotion.report import render_report
+
+    pipe, X, y = stand_in
+    exp = explain(pipe, X, y, methods=("shapley",), **FAST)
+    assert exp.model == model_fingerprint(pipe)
+    assert exp.model["modalities"] == list(MODALITIES) and exp.model["classes"] == CLASSES
+    assert Explanation.load(exp.save(tmp_path / "e.npz")).model == exp.model
+    check_explains(exp, pipe)  # its own model: no error
+
+    other = make_pipeline(TinyNet(seed=2), n=24)[0]  # same shapes and classes, other weights
+    out = tmp_path / "r.html"
+    with pytest.raises(ValueError, match=r"the explanation explains another model \(.*weights "
+                                         + exp.model["weights_sha256"] + r"\) than the model \(.*weights "):
+        render_report(out, explanation=exp, model=other)
+    assert not out.exists()
+    render_report(out, explanation=exp, model=pipe)  # the matching pair renders
+    exp.model = None  # saved by an older version: cannot be checked, and says so
+    with pytest.warns(UserWarning, match="records no model fingerprint"):
+        check_explains(exp, other)

@@ -14,7 +14,7 @@ from sklearn.pipeline import Pipeline
 from mmemotion.datasets import load_crema_d
 from mmemotion.explain import explain, map_rank_correlation
 from mmemotion.features import FilenameEmbedder, FrameSampler, MFCCTransformer, ModalityUnion, face_box
-from mmemotion.models import FusionClassifier
+from mmemotion.models import DEFAULT_SPEAKER_NORM, FusionClassifier
 
 pytestmark = pytest.mark.slow
 
@@ -25,8 +25,10 @@ EMOTIONS = ("FEA", "HAP", "SAD")
 SET = {"n_actors": 8, "clips_per_actor": 48}
 FRAME_SIZE = 64
 N_FRAMES = 2
-#: make_default_pipeline's per-speaker normalisation.
-SPEAKER_NORM = {"audio": "zscore"}
+#: make_default_pipeline's per-speaker normalisation, face crop and reference frames.
+SPEAKER_NORM = DEFAULT_SPEAKER_NORM
+CROP = "speaker_face"
+REFERENCE_FRAMES = 16
 #: Clips explained per planted set (all held-out actors).
 N_EXPLAIN = 32
 
@@ -37,7 +39,7 @@ def _pipeline(*, include_label_codes=False, modalities=("audio", "video", "text"
         # The default pipeline's face crop: the expression is drawn in a few pixels (brows,
         # eyes, mouth corners), which a centre crop of the whole frame shrinks below what a
         # small network learns from 6 training actors.
-        "video": FrameSampler(n_frames=N_FRAMES, size=(FRAME_SIZE, FRAME_SIZE), crop="face"),
+        "video": FrameSampler(n_frames=N_FRAMES, size=(FRAME_SIZE, FRAME_SIZE), crop=CROP),
         "text": FilenameEmbedder(dim=8, include_label_codes=include_label_codes),
     }
     # The network's defaults (per-clip video standardisation, per-stream LayerNorm, modality
@@ -54,9 +56,12 @@ def _pipeline(*, include_label_codes=False, modalities=("audio", "video", "text"
         lr=3e-3,
         batch_size=16,
         random_state=0,
+        module__video_reference_frames=REFERENCE_FRAMES if "video" in modalities and SPEAKER_NORM.get("video") == "reference" else 0,
     )
     # Per-speaker normalisation as in make_default_pipeline.
-    union = ModalityUnion([(m, steps[m]) for m in modalities], speaker_norm=SPEAKER_NORM)
+    norm = {m: v for m, v in SPEAKER_NORM.items() if m in modalities}
+    union = ModalityUnion([(m, steps[m]) for m in modalities], speaker_norm=norm,
+                          reference_size=REFERENCE_FRAMES)
     return Pipeline([("features", union), ("clf", clf)])
 
 

@@ -40,8 +40,10 @@ def test_fit_predict_on_the_manifest_frame(synthetic_bunch, shared_cache):
     pipe.fit(X, y, clf__groups=X["actor_id"])
     clf = pipe.named_steps["clf"]
     assert clf.classes_.tolist() == list(EMOTIONS)
-    # 13 MFCCs + 7 prosody rows (pitch, voicing, loudness, ...), the default since issue 12.
-    assert clf.input_shapes_ == {"audio": (1, 13 + 7, 20), "video": (3, 4, 16, 16), "text": (8,)}
+    # 13 MFCCs + 7 prosody rows (pitch, voicing, loudness, ...), the default since issue 12; 4 frames
+    # of the clip + the speaker's 16 reference frames (video speaker_norm "reference", the default).
+    assert clf.input_shapes_ == {"audio": (1, 13 + 7, 20), "video": (3, 4 + 16, 16, 16), "text": (8,)}
+    assert clf.module_.streams["video"].n_reference == 16
     pred = pipe.predict(X.iloc[:10])
     assert set(pred) <= set(EMOTIONS)
     assert pipe.predict_proba(X.iloc[:10]).shape == (10, 6)
@@ -115,10 +117,13 @@ def test_video_reference_frames_from_fit_to_explanation(synthetic_bunch, shared_
     assert video.dtype == np.uint8 and video.shape[2] == n_frames + 3
     assert pipe.named_steps["clf"].module_.streams["video"].n_reference == 3
     assert set(pipe.predict(X.iloc[:1])) <= set(EMOTIONS)  # one clip of an unseen speaker: training frames
-    exp = explain(pipe, X, y, methods=("integrated_gradients",), n_samples=4, n_steps=8, verbose=False)
-    # Maps show the clip's own frames, matching the displayed frames; the reference frames'
-    # attributions count in the video share.
+    exp = explain(pipe, X, y, methods=("integrated_gradients",), n_samples=4, n_steps=32, verbose=False)
+    # Maps show the clip's own frames, matching the displayed frames. The baseline is the
+    # speaker's own face (reference frames in place of the clip's), per clip, and IG still adds
+    # up to f(x) - f(baseline).
     assert exp.video_maps.shape[:2] == exp.frames.shape[:2] == (4, n_frames)
+    assert "speaker's own reference frames" in exp.baselines["video"]
+    assert exp.sanity["ig_completeness_relative_error"] < 0.05, exp.sanity
     # The fitted union's fallback reference survives the safe model format.
     save_model(pipe, tmp_path / "ref.mmemotion")
     loaded = load_model(tmp_path / "ref.mmemotion")
