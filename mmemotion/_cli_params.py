@@ -79,19 +79,21 @@ def _known_parameters(pipeline):
     return {k: v for k, v in known.items() if not (inspect.isclass(v) or hasattr(v, "get_params"))}
 
 
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _check_type(option, key, value, default):
-    expected = None
+    """``value`` if it is of the kind ``default`` is (numbers stay numbers, flags flags); a single
+    number given for a tuple of numbers becomes a 1-tuple. Defaults of other kinds accept anything."""
+    ok = True
     if isinstance(default, bool):
         ok, expected = isinstance(value, bool), "true or false"
-    elif isinstance(default, (int, float)):
-        ok, expected = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
-    elif isinstance(default, (tuple, list)):
+    elif _is_number(default):
+        ok, expected = _is_number(value), "a number"
+    elif isinstance(default, (tuple, list)) and default and all(map(_is_number, default)):
         value = value if isinstance(value, tuple) else (value,)
-        ok = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value) or not all(
-            isinstance(v, (int, float)) for v in default)
-        expected = "comma-separated numbers, e.g. 8,16"
-    else:
-        ok = True
+        ok, expected = all(map(_is_number, value)), "comma-separated numbers, e.g. 8,16"
     if not ok:
         raise ParameterError(f"{option} {key.removeprefix('clf__')}={value!r}: this parameter takes {expected} "
                              f"(default {default!r}). Syntax: {SYNTAX}")

@@ -97,6 +97,8 @@ class BaseFileTransformer(TransformerMixin, BaseEstimator):
         "verbose": ["verbose"],
     }
     _extract_params = ()
+    # The per-file cache; FrameSampler's also keys files by the crop box they travel with.
+    _cache_class = FeatureCache
     _accepts_waveforms = False
 
     # ----------------------------------------------------------------------------- public API
@@ -242,7 +244,7 @@ class BaseFileTransformer(TransformerMixin, BaseEstimator):
         if root is None:
             return None
         params = {p: getattr(self, p) for p in self._extract_params}
-        return FeatureCache(root, type(self).__name__, params)
+        return self._cache_class(root, type(self).__name__, params)
 
     def _extract_all(self, items):
         """Return an array of shape (n_samples, *output_shape_), filled from cache or extraction."""

@@ -12,7 +12,6 @@ import pandas as pd
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 
 from ._base import BaseFileTransformer
-from ._cache import resolve_cache_dir
 from ._errors import MediaError, MediaWarning
 from ._face_detect import detected_face_box, require_detector, square_box
 from ._speaker_face import BOX_FIELDS, BoxedPath, BoxKeyedCache, speaker_boxes
@@ -334,6 +333,7 @@ class FrameSampler(BaseFileTransformer):
     # Per-file work (and the cache) is uint8 whatever ``dtype`` is: cache entries are 4x smaller,
     # read back faster, and shared by the float32 and uint8 settings.
     _extract_params = ("n_frames", "size", "color", "crop")
+    _cache_class = BoxKeyedCache
 
     def __init__(
         self,
@@ -498,14 +498,6 @@ class FrameSampler(BaseFileTransformer):
                 "frame of load_crema_d, set speaker_column, or use crop='face' (one box per clip)."
             )
         return _SpeakerItems(items, X[self.speaker_column].tolist())
-
-    def _cache(self):
-        if self.crop != "speaker_face":
-            return super()._cache()
-        root = resolve_cache_dir(self.memory)
-        if root is None:
-            return None
-        return BoxKeyedCache(root, type(self).__name__, {p: getattr(self, p) for p in self._extract_params})
 
     def _speaker_boxed(self, items):
         """First pass of ``crop="speaker_face"``: each clip's box, then one box per speaker;

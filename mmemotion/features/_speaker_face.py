@@ -56,21 +56,20 @@ def speaker_boxes(records, speakers):
         Speakers none of whose clips had a detected face.
     """
     records = np.asarray(records, dtype=np.int64)
-    speakers = pd.Series(list(speakers), dtype=object)
-    own = speakers.isna()
-    speakers[own] = [("clip", i) for i in np.flatnonzero(own)]
+    groups = {}
+    for i, speaker in enumerate(speakers):
+        groups.setdefault(("clip", i) if pd.isna(speaker) else ("speaker", speaker), []).append(i)
     valid = records[:, 2] > records[:, 0]
     out = [tuple(int(v) for v in r[:4]) for r in records]
     undetected = []
-    for speaker, index in speakers.groupby(speakers.map(repr), sort=False).groups.items():
-        index = np.asarray(index)
-        usable = index[valid[index]]
-        if usable.size == 0:
+    for (kind, speaker), index in groups.items():
+        usable = [i for i in index if valid[i]]
+        if not usable:
             continue
-        detected = usable[records[usable, 4] == 1]
-        if detected.size == 0 and not isinstance(speakers[index[0]], tuple):
-            undetected.append(speakers[index[0]])
-        pool = records[detected if detected.size else usable]
+        detected = [i for i in usable if records[i, 4] == 1]
+        if not detected and kind == "speaker":
+            undetected.append(speaker)
+        pool = records[detected or usable]
         cy = np.median((pool[:, 0] + pool[:, 2]) / 2)
         cx = np.median((pool[:, 1] + pool[:, 3]) / 2)
         side = np.median(np.maximum(pool[:, 2] - pool[:, 0], pool[:, 3] - pool[:, 1]))
