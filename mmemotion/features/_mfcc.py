@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseFileTransformer
 from ._errors import MediaError
+from ._numba_warmup import warm_up_once
 from ._prosody import F0_MIN, PROSODY_ROWS, prosody_contours
 
 __all__ = ["MFCCTransformer"]
@@ -234,6 +235,14 @@ class MFCCTransformer(BaseFileTransformer):
             raise MediaError(path, f"not a readable audio file (libsndfile: {exc})") from None
         # soundfile gives (n_times, n_channels); mix down to mono by averaging channels.
         return y.mean(axis=1) if y.shape[1] > 1 else y[:, 0], file_sr
+
+    def _extract_all(self, items):
+        # Compile librosa's numba functions here, before any worker process can race to write
+        # their cache (see mmemotion.features._numba_warmup).
+        noise = np.random.default_rng(0).standard_normal(self.sr).astype(np.float32) * 0.1
+        key = ("MFCCTransformer",) + tuple(str(getattr(self, p)) for p in self._extract_params)
+        warm_up_once(key, lambda: self._extract_one(noise))
+        return super()._extract_all(items)
 
     def _extract_one(self, item):
         if isinstance(item, np.ndarray):

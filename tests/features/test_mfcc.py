@@ -71,3 +71,22 @@ def test_float64_dtype(wavs):
 def test_parameter_errors_say_how_to_fix(wavs, params, match):
     with pytest.raises(ValueError, match=match):
         MFCCTransformer(**params).fit(wavs)
+
+
+def test_librosa_numba_is_compiled_once_in_this_process_before_any_file(wavs, monkeypatch):
+    # numba issue #10128: workers compiling librosa's cached gufuncs at once can leave a cache
+    # that segfaults every later run; the parent compiles first (mmemotion.features._numba_warmup).
+    from mmemotion.features import MFCCTransformer, _numba_warmup
+
+    monkeypatch.setattr(_numba_warmup, "_done", set())
+    seen = []
+    original = MFCCTransformer._extract_one
+
+    def recording(self, item):
+        seen.append("waveform" if isinstance(item, np.ndarray) else "file")
+        return original(self, item)
+
+    monkeypatch.setattr(MFCCTransformer, "_extract_one", recording)
+    MFCCTransformer(n_frames=8, prosody=True).fit_transform(wavs)
+    MFCCTransformer(n_frames=8, prosody=True).fit_transform(wavs)
+    assert seen == ["waveform"] + ["file"] * (2 * len(wavs))
