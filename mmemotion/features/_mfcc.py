@@ -240,8 +240,9 @@ class MFCCTransformer(BaseFileTransformer):
         # Compile librosa's numba functions here, before any worker process can race to write
         # their cache (see mmemotion.features._numba_warmup).
         noise = np.random.default_rng(0).standard_normal(self.sr).astype(np.float32) * 0.1
-        key = ("MFCCTransformer",) + tuple(str(getattr(self, p)) for p in self._extract_params)
-        warm_up_once(key, lambda: self._extract_one(noise))
+        # numba compiles per argument type, not per size: the settings that choose which librosa
+        # functions run are the key.
+        warm_up_once(("MFCCTransformer", self.prosody, self.deltas), lambda: self._features(noise, "warm-up"))
         return super()._extract_all(items)
 
     def _extract_one(self, item):
@@ -255,6 +256,10 @@ class MFCCTransformer(BaseFileTransformer):
             source = os.fspath(item)
             if file_sr != self.sr:
                 y = librosa.resample(y, orig_sr=file_sr, target_sr=self.sr)
+        return self._features(y, source)
+
+    def _features(self, y, source):
+        """MFCC (+ prosody, deltas) map of a mono float32 waveform ``y`` at ``sr``."""
         if y.size == 0:
             raise MediaError(source, "contains no audio samples (empty or truncated recording)")
         if not np.isfinite(y).all():

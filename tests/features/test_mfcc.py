@@ -80,13 +80,13 @@ def test_librosa_numba_is_compiled_once_in_this_process_before_any_file(wavs, mo
 
     monkeypatch.setattr(_numba_warmup, "_done", set())
     seen = []
-    original = MFCCTransformer._extract_one
+    original = MFCCTransformer._features
 
-    def recording(self, item):
-        seen.append("waveform" if isinstance(item, np.ndarray) else "file")
-        return original(self, item)
+    def recording(self, y, source):
+        seen.append("warm-up" if source == "warm-up" else "file")
+        return original(self, y, source)
 
-    monkeypatch.setattr(MFCCTransformer, "_extract_one", recording)
+    monkeypatch.setattr(MFCCTransformer, "_features", recording)
     MFCCTransformer(n_frames=8, prosody=True).fit_transform(wavs)
-    MFCCTransformer(n_frames=8, prosody=True).fit_transform(wavs)
-    assert seen == ["waveform"] + ["file"] * (2 * len(wavs))
+    MFCCTransformer(n_frames=12, prosody=True).fit_transform(wavs)  # other sizes: same compiled code
+    assert seen == ["warm-up"] + ["file"] * (2 * len(wavs))
