@@ -37,16 +37,18 @@ SYSTEMS = {
 
 #: Choices of the network, each changed alone from the default fusion model.
 CHOICES = {
+    "audio: no linear expert": {"clf__module__linear_experts": ()},
+    "audio: frames z-scored per speaker, not functionals": {
+        "features__speaker_norm": {"audio": "zscore", "video": "reference"}},
+    "learning rate 1e-3 instead of 3e-4": {"clf__lr": 1e-3},
     "video: one face box per clip (crop='face')": {"features__video__crop": "face"},
-    "video: no reference frames": {"features__speaker_norm": {"audio": "zscore"},
+    "video: no reference frames": {"features__speaker_norm": {"audio": "functionals"},
                                    "clf__module__video_reference_frames": 0},
-    "fusion: concatenation instead of product": {"clf__module__fusion": "concat"},
+    "fusion: concatenation instead of product": {"clf__module__fusion": "concat", "clf__module__linear_experts": ()},
     "audio: no clip-statistics branch": {"clf__module__audio_statistics": False},
     "audio: no prosody rows": {"features__audio__prosody": False},
     "video: Conv3D instead of the HOG layer": {"clf__module__video_representation": "conv3d"},
     "audio: statistics branch only (no Conv2D)": {"clf__module__audio_conv": False},
-    "audio: clip functionals standardised per speaker": {
-        "features__speaker_norm": {"audio": "functionals", "video": "reference"}},
     "weight decay 0.01": {"clf__optimizer__weight_decay": 0.01},
     "label smoothing 0.1": {"clf__criterion__label_smoothing": 0.1},
 }

@@ -13,8 +13,9 @@ __all__ = ["FeatureCache", "resolve_cache_dir"]
 
 # Bump when the per-file output of any transformer changes for the same parameters, so that
 # entries written by an older mmemotion are never read back. 2: FrameSampler(crop="face") finds
-# the face with dlib's detector first (version 1 entries hold the heuristic's crops).
-_FORMAT_VERSION = 2
+# the face with dlib's detector first (version 1 entries hold the heuristic's crops). 3: the
+# colour/motion heuristic's face box sits lower (_frames._HEURISTIC_DROP).
+_FORMAT_VERSION = 3
 
 
 def resolve_cache_dir(memory):

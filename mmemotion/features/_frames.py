@@ -116,6 +116,16 @@ def _agrees(region, other):
     return inside and bh * bw >= 0.25 * obh * obw and bw <= 1.5 * obw
 
 
+# The colour region runs from the hairline to the chin, the detector's box (after
+# _face_detect's enlargement) from the brows to below the chin: on the realistic synthetic corpus
+# the detector's box centre lay 0.08 face heights below the true face centre and the heuristic's
+# on it (medians over 100 clips; detector boxes 1.01, heuristic boxes 1.05 face heights tall).
+# The heuristic box is moved down by this fraction of its side so that a speaker the detector
+# misses is framed like the others, and a model's learnt face regions (brows up, mouth down)
+# line up across speakers.
+_HEURISTIC_DROP = 0.075
+
+
 def _heuristic_box(frames, margin, min_fraction):
     """The colour + motion box of :func:`face_box` (steps 1-3 of its heuristic)."""
     h, w = frames[0].shape[:2]
@@ -128,8 +138,9 @@ def _heuristic_box(frames, margin, min_fraction):
         return _centre_box(h, w)
     y, x, bh, bw = region
     scale_y, scale_x = h / small.shape[1], w / small.shape[2]
-    cy, cx = (y + bh / 2) * scale_y, (x + bw / 2) * scale_x
-    return square_box(cy, cx, max(bh * scale_y, bw * scale_x) * (1 + 2 * margin), h, w)
+    side = max(bh * scale_y, bw * scale_x) * (1 + 2 * margin)
+    cy, cx = (y + bh / 2) * scale_y + _HEURISTIC_DROP * side, (x + bw / 2) * scale_x
+    return square_box(cy, cx, side, h, w)
 
 
 def _clip_face_box(frames, *, margin=0.1, min_fraction=0.002, detect=True):

@@ -14,7 +14,7 @@ from sklearn.pipeline import Pipeline
 from mmemotion.datasets import load_crema_d
 from mmemotion.explain import explain, map_rank_correlation
 from mmemotion.features import FilenameEmbedder, FrameSampler, MFCCTransformer, ModalityUnion, face_box
-from mmemotion.models import DEFAULT_SPEAKER_NORM, FusionClassifier
+from mmemotion.models import DEFAULT_SPEAKER_NORM, FusionClassifier, make_default_pipeline
 
 pytestmark = pytest.mark.slow
 
@@ -29,6 +29,7 @@ N_FRAMES = 2
 SPEAKER_NORM = DEFAULT_SPEAKER_NORM
 CROP = "speaker_face"
 REFERENCE_FRAMES = 16
+LINEAR_EXPERTS = make_default_pipeline(modalities=("audio",)).get_params()["clf__module__linear_experts"]
 #: Clips explained per planted set (all held-out actors).
 N_EXPLAIN = 32
 
@@ -57,6 +58,8 @@ def _pipeline(*, include_label_codes=False, modalities=("audio", "video", "text"
         batch_size=16,
         random_state=0,
         module__video_reference_frames=REFERENCE_FRAMES if "video" in modalities and SPEAKER_NORM.get("video") == "reference" else 0,
+        # The default network's audio linear expert (make_default_pipeline).
+        module__linear_experts=LINEAR_EXPERTS,
     )
     # Per-speaker normalisation as in make_default_pipeline.
     norm = {m: v for m, v in SPEAKER_NORM.items() if m in modalities}

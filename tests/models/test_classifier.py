@@ -360,3 +360,46 @@ def test_skorch_bookkeeping_is_not_a_parameter(fitted):
     assert "_params_to_validate" not in clf.get_params() and "_params_to_validate" not in repr(clf)
     assert clone(clf).get_params()["module__dropout"] == 0.1
     assert "_params_to_validate" not in fitted.get_params(deep=False)
+
+
+def test_fixed_video_front_is_computed_once_per_fit_with_the_same_result(data, monkeypatch):
+    # The HOG stream's weight-free front (describe) gives the same numbers in every epoch, so
+    # fit computes it once; training on the description must equal training on the frames.
+    X, y, _ = data
+    params = dict(TINY, max_epochs=3, module__modalities=("audio", "video"))
+    fast = FusionClassifier(**params).fit(X, y)
+    stream_type = type(fast.module_.streams["video"])
+    calls = []
+    describe = stream_type.describe
+    monkeypatch.setattr(stream_type, "describe", lambda self, x: calls.append(len(x)) or describe(self, x))
+    FusionClassifier(**params).fit(X, y)
+    assert sum(calls) == len(y)  # one pass over the training clips, not one per epoch
+    monkeypatch.setattr(FusionClassifier, "_described", lambda self, X: X)
+    slow = FusionClassifier(**params).fit(X, y)
+    np.testing.assert_allclose(fast.predict_proba(X), slow.predict_proba(X), atol=1e-6)
+
+
+def test_linear_experts_are_the_logistic_regressions_of_the_clip_statistics(data):
+    # The fitted expert inside the network must give exactly what scikit-learn's standardised
+    # logistic regression gives on the same statistics.
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y, _ = data
+    clf = FusionClassifier(**dict(TINY, module__linear_experts=("audio", "video"), linear_C=0.5)).fit(X, y)
+    net = clf.module_
+    for name in ("audio", "video"):
+        x = torch.as_tensor(X[name])
+        x = x.float() / 255 if name == "video" else x
+        with torch.no_grad():
+            statistics = net.linear_expert_features(name, x)
+            ours = torch.softmax(statistics @ getattr(net, f"linear_{name}_weight").T
+                                 + getattr(net, f"linear_{name}_bias"), dim=1).numpy()
+        reference = make_pipeline(StandardScaler(), LogisticRegression(C=0.5, max_iter=2000))
+        reference.fit(statistics.numpy().astype(np.float64), clf.label_encoder_.transform(y))
+        np.testing.assert_allclose(ours, reference.predict_proba(statistics.numpy().astype(np.float64)), atol=1e-3)
+    # The audio cue is planted: the audio expert alone already separates the classes.
+    assert np.mean(clf.predict(X) == y) == 1.0
+    with pytest.raises(ValueError, match="linear_C"):
+        FusionClassifier(**dict(TINY, linear_C=0)).fit(X, y)

@@ -191,3 +191,44 @@ def test_conv3d_stream_ignores_the_reference_frames():
     other[:, :, 4:] = torch.rand(2, 3, 2, 16, 16)
     assert torch.allclose(net(video=clip), net(video=other))
     assert not torch.allclose(net(video=clip), net(video=torch.rand(2, 3, 6, 16, 16)))
+
+
+def test_video_stream_accepts_its_own_description():
+    net = ThreeStreamModule(modalities=("video",), **SHAPES, **TINY).eval()
+    video = _inputs(dtype=torch.float32)["video"]
+    assert torch.allclose(net(video=video), net(video=net.streams["video"].describe(video)), atol=1e-6)
+
+
+def test_linear_experts_join_the_product_as_fixed_buffers():
+    net = ThreeStreamModule(modalities=("audio", "video"), linear_experts=("audio",), **SHAPES, **TINY).eval()
+    assert "linear_audio_weight" in net.state_dict()
+    assert not any("linear_audio" in name for name, _ in net.named_parameters())
+    x = _inputs()
+    before = net(audio=x["audio"], video=x["video"])
+    torch.manual_seed(3)
+    net.linear_audio_weight.copy_(torch.randn_like(net.linear_audio_weight))
+    statistics = net.linear_expert_features("audio", x["audio"])
+    expected = torch.log_softmax(statistics @ net.linear_audio_weight.T + net.linear_audio_bias, dim=1)
+    # Zero weights: a uniform expert, which shifts every class by the same log(1/6).
+    uniform = torch.log(torch.tensor(1 / 6))
+    assert torch.allclose(net(audio=x["audio"], video=x["video"]), before - uniform + expected, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [(dict(linear_experts=("text",)), "linear_experts"), (dict(linear_experts=("audio",), fusion="concat"), "fusion='product'"),
+     (dict(linear_experts=("video",), video_representation="conv3d"), "video_representation")],
+)
+def test_linear_experts_are_checked(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ThreeStreamModule(**SHAPES, **TINY, **kwargs)
+
+
+def test_randomised_copy_redraws_the_linear_experts():
+    from mmemotion.explain import randomised_copy
+
+    net = ThreeStreamModule(modalities=("audio",), linear_experts=("audio",), **SHAPES, **TINY).eval()
+    net.linear_audio_weight.fill_(1.0)
+    random = randomised_copy(net)
+    assert not torch.equal(random.linear_audio_weight, net.linear_audio_weight)
+    assert torch.equal(net.linear_audio_weight, torch.ones_like(net.linear_audio_weight))
