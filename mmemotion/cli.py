@@ -386,8 +386,8 @@ def cmd_explain(args):
     model, meta, bunch = _load_model_and_data(args)
     rows = _held_out(bunch.frame, meta, args.all_clips)
     X = bunch.frame.iloc[rows]
-    explanation = explain(model, X, X["emotion"].to_numpy(), n_samples=args.n_clips, random_state=args.seed,
-                          n_steps=args.n_steps, shap_nsamples=args.shap_nsamples,
+    explanation = explain(model, X, X["emotion"].to_numpy(), methods=args.methods, n_samples=args.n_clips,
+                          random_state=args.seed, n_steps=args.n_steps, shap_nsamples=args.shap_nsamples,
                           n_background=min(16, args.n_clips), verbose=not args.quiet)
     save_explanation(explanation, args.out, overwrite=args.force)
     print(f"explanation of {len(explanation.clip_ids)} clips written to {args.out}")
@@ -617,6 +617,9 @@ def build_parser():
     p.add_argument("--n-steps", type=int, default=32, help="Integrated-Gradients steps (default 32)")
     p.add_argument("--shap-nsamples", type=int, default=32, help="GradientShap / SHAP draws per clip (default 32)")
     p.add_argument("--all-clips", action="store_true", help="also use clips of the training actors")
+    p.add_argument("--methods", choices=("full", "fast"), default="full",
+                   help="full: every default method (maps, Shapley values, ablations, sanity checks); fast: exact "
+                        "modality Shapley values and ablations only, no maps (forward passes, no gradients)")
     _add_common(p)
     p.set_defaults(func=cmd_explain)
 

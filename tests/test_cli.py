@@ -266,6 +266,12 @@ def test_one_modality_folder_fit_predict_explain_report(tmp_path, make_synthetic
     assert numbers["sections"]["gallery"]["available"] is True
     missing = "video" if kept == "audio" else "audio"
     assert f"the {missing} of" in html.read_text() and "is missing" in html.read_text()
+    # The forward-only preset: Shapley values and ablations, no maps; the report still renders.
+    assert run("explain", "--model", model, "--data", root, "--n-clips", 3, "--methods", "fast",
+               "--out", tmp_path / "fast.npz", "-q") == 0
+    assert cli.load_explanation(tmp_path / "fast.npz").params["methods"] == ["shapley", "ablation"]
+    assert run("report", "--model", model, "--data", root, "--explanation", tmp_path / "fast.npz",
+               "--out", tmp_path / "fast.html", "-q") == 0
     # Asking for the removed media fails before any fitting, naming the reason.
     assert run("fit", "--data", root, "--out", tmp_path / "x.mmemotion", "--modalities", missing, "-q") == 1
 

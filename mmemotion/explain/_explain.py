@@ -16,10 +16,14 @@ from ._fingerprint import model_fingerprint
 from ._modalities import as_float_input, make_baseline, reduce_map, spec_for
 from ._shapley import coalition_masks, exact_shapley_values
 
-__all__ = ["ALL_METHODS", "DEFAULT_METHODS", "explain", "map_rank_correlation", "randomised_copy"]
+__all__ = ["ALL_METHODS", "DEFAULT_METHODS", "METHOD_PRESETS", "explain", "map_rank_correlation", "randomised_copy"]
 
 DEFAULT_METHODS = ("integrated_gradients", "gradient_shap", "shap", "shapley", "ablation", "sanity")
 ALL_METHODS = DEFAULT_METHODS + ("saliency",)
+#: Named method sets for ``explain(methods=...)``. "fast" needs one forward pass per coalition of
+#: modalities and no gradients: exact modality Shapley values, plus the ablation scores when
+#: labels are given; "full" is :data:`DEFAULT_METHODS`.
+METHOD_PRESETS = {"full": DEFAULT_METHODS, "fast": ("shapley", "ablation")}
 
 #: Leakage alarm thresholds: accuracy of one modality alone, share of one modality in every clip.
 ALONE_ACCURACY_ALARM = 0.95
@@ -74,9 +78,11 @@ def explain(
     y : array-like of shape (n_clips,), default=None
         True labels. Stratifies the subsample and enables ablation scores and the
         accuracy-based leakage alarm.
-    methods : sequence of str, default=("integrated_gradients", "gradient_shap", "shap", \
-"shapley", "ablation", "sanity")
-        Any of ``"integrated_gradients"``, ``"gradient_shap"``, ``"saliency"`` (Captum),
+    methods : "full", "fast" or sequence of str, default=("integrated_gradients", "gradient_shap", \
+"shap", "shapley", "ablation", "sanity")
+        A preset of :data:`METHOD_PRESETS` ("fast": exact modality Shapley values and, when ``y``
+        is given, the ablation scores: forward passes only, no maps; "full": the default set) or
+        any of ``"integrated_gradients"``, ``"gradient_shap"``, ``"saliency"`` (Captum),
         ``"shap"`` (``shap.GradientExplainer``), ``"shapley"`` (exact modality Shapley values),
         ``"ablation"`` (scores with modalities replaced by baselines; needs ``y``) and
         ``"sanity"`` (parameter-randomisation test and IG completeness; it computes the
@@ -120,6 +126,8 @@ def explain(
     """
     t_start = time.perf_counter()
     timings = {}
+    if isinstance(methods, str) and methods in METHOD_PRESETS:
+        methods = tuple(m for m in METHOD_PRESETS[methods] if not (methods == "fast" and m == "ablation" and y is None))
     methods = _check_methods(methods)
     batch_size = _check_positive_int(batch_size, "batch_size")
     n_steps = _check_positive_int(n_steps, "n_steps")
@@ -201,11 +209,16 @@ def explain(
         n_steps=n_steps, internal_batch_size=batch_size, background=background,
         n_draws=shap_nsamples, seed=random_state,
     )
+    passes = [name for name, wanted in (
+        ("integrated_gradients", {"integrated_gradients", "sanity"}), ("gradient_shap", {"gradient_shap"}),
+        ("saliency", {"saliency"}), ("shap", {"shap"}), ("coalitions", {"shapley", "ablation"}),
+        ("sanity", {"sanity"})) if wanted & set(methods)]
+    tracker = _ClipProgress(n * len(passes), verbose)
     ig_grads = None
     if "integrated_gradients" in methods or "sanity" in methods:
         tic = time.perf_counter()
         ig_attr, ig_grads = _run_integrated_gradients(
-            forward, inputs, baselines, target, batches, common, verbose
+            forward, inputs, baselines, target, tracker.batches(batches, "integrated_gradients"), common
         )
         exp.modality_shares["integrated_gradients"] = _shares(ig_attr)
         for m, s, a in zip(modalities, specs, ig_attr):
@@ -226,8 +239,8 @@ def explain(
     for name in ("gradient_shap", "saliency"):
         if name in methods:
             tic = time.perf_counter()
-            attr = _batched_attribution(GRADIENT_METHODS[name], forward, inputs, baselines, target, batches,
-                                        common, verbose, desc=f"explain: {name}")
+            attr = _batched_attribution(GRADIENT_METHODS[name], forward, inputs, baselines, target,
+                                        tracker.batches(batches, name), common)
             exp.modality_shares[name] = _shares(attr)
             timings[name] = time.perf_counter() - tic
 
@@ -237,7 +250,7 @@ def explain(
             [
                 shap_gradient(forward, tuple(x[b] for x in inputs), target[b], background=background,
                               n_draws=shap_nsamples, seed=random_state, batch_size=batch_size)
-                for b in progress(batches, verbose=verbose, desc="explain: shap")
+                for b in tracker.batches(batches, "shap")
             ]
         )
         exp.modality_shares["shap"] = _shares(values)
@@ -247,7 +260,7 @@ def explain(
     if "shapley" in methods or "ablation" in methods:
         tic = time.perf_counter()
         masks = coalition_masks(len(modalities))
-        coalition_proba = _coalition_proba(forward, inputs, baselines, masks, batches, verbose)
+        coalition_proba = _coalition_proba(forward, inputs, baselines, masks, batches, tracker)
         if "shapley" in methods:
             phi = exact_shapley_values(coalition_proba)  # (n, k, m)
             exp.shapley_values = phi
@@ -263,10 +276,11 @@ def explain(
         tic = time.perf_counter()
         exp.sanity.update(
             _randomisation_check(net, modalities, specs, inputs, baselines, target, batches, common,
-                                 ig_attr, random_state, verbose)
+                                 ig_attr, random_state, tracker)
         )
         timings["sanity"] = time.perf_counter() - tic
 
+    tracker.close()
     chance_alarm = _chance_alarm(exp)
     if chance_alarm:
         exp.warnings.insert(0, chance_alarm)
@@ -468,6 +482,24 @@ def _softmax(logits):
     return e / e.sum(axis=1, keepdims=True)
 
 
+class _ClipProgress:
+    """One progress bar for a whole explanation, counting clips: every method passes over every
+    explained clip once, so the total is clips x passes and the bar moves with each batch."""
+
+    def __init__(self, total, verbose):
+        self.bar = progress(total=total, verbose=verbose, desc="explain", unit="clip")
+
+    def batches(self, batches, name, weight=1.0):
+        """Yield ``batches`` (slices of clips), advancing the bar by ``weight`` per clip of each."""
+        self.bar.set_description(f"explain: {name}", refresh=False)
+        for b in batches:
+            yield b
+            self.bar.update(weight * (b.stop - b.start))
+
+    def close(self):
+        self.bar.close()
+
+
 @torch.no_grad()
 def _predict(forward, inputs, batches):
     out = [forward(*(x[b] for x in inputs)).detach().cpu().numpy() for b in batches]
@@ -478,17 +510,17 @@ def _concat(parts):
     return tuple(np.concatenate([p[i] for p in parts]) for i in range(len(parts[0])))
 
 
-def _batched_attribution(method, forward, inputs, baselines, target, batches, common, verbose, desc):
+def _batched_attribution(method, forward, inputs, baselines, target, batches, common):
     parts = []
-    for b in progress(batches, verbose=verbose, desc=desc):
+    for b in batches:
         parts.append(method(forward, tuple(x[b] for x in inputs), _rows(baselines, b),
                             torch.as_tensor(target[b]), **common))
     return _concat(parts)
 
 
-def _run_integrated_gradients(forward, inputs, baselines, target, batches, common, verbose, desc=None):
+def _run_integrated_gradients(forward, inputs, baselines, target, batches, common):
     attr, grads = [], []
-    for b in progress(batches, verbose=verbose, desc=desc or "explain: integrated_gradients"):
+    for b in batches:
         a, g = integrated_gradients(forward, tuple(x[b] for x in inputs), _rows(baselines, b),
                                     torch.as_tensor(target[b]), **common)
         attr.append(a)
@@ -575,12 +607,13 @@ def _word_attributions(exp, transformers, X_sub, modalities, arrays, baselines, 
 
 
 @torch.no_grad()
-def _coalition_proba(forward, inputs, baselines, masks, batches, verbose):
+def _coalition_proba(forward, inputs, baselines, masks, batches, tracker):
     """Softmax probabilities for every coalition; shape (2**m, n, k), absent = baseline."""
     out = []
-    for mask in progress(masks, verbose=verbose, desc="explain: coalitions"):
+    for mask in masks:
         rows = []
-        for b in batches:
+        # All coalitions together are one pass over the clips on the progress bar.
+        for b in tracker.batches(batches, "modality coalitions", weight=1 / len(masks)):
             batch = tuple(
                 x[b] if present else base.expand_as(x[b])
                 for x, base, present in zip(inputs, _rows(baselines, b), mask)
@@ -665,7 +698,7 @@ def map_rank_correlation(maps_a, maps_b):
 
 
 def _randomisation_check(net, modalities, specs, inputs, baselines, target, batches, common, trained_attr,
-                         random_state, verbose):
+                         random_state, tracker):
     """Parameter-randomisation test (Adebayo et al., 2018) on the Integrated-Gradients maps.
 
     The trained network's maps are compared with those of a re-initialised copy for the same
@@ -675,8 +708,7 @@ def _randomisation_check(net, modalities, specs, inputs, baselines, target, batc
     random_net = randomised_copy(net, random_state=random_state)
     random_forward = PositionalForward(random_net, modalities)
     random_attr, _ = _run_integrated_gradients(
-        random_forward, inputs, baselines, target, batches, common, verbose,
-        desc="explain: sanity (randomised model)",
+        random_forward, inputs, baselines, target, tracker.batches(batches, "sanity (randomised model)"), common,
     )
     result = {}
     signed, absolute = [], []
