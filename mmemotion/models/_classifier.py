@@ -550,13 +550,8 @@ class FusionClassifier(NeuralNetClassifier):
         y = np.asarray(y)
         weight = self.class_weight_
         for name in experts:
-            features = []
-            dtype = next(self.module_.parameters()).dtype
-            with torch.no_grad():
-                for start in range(0, len(X[name]), 64):
-                    x = torch.as_tensor(np.asarray(X[name][start:start + 64]), device=self.device).to(dtype)
-                    features.append(self.module_.linear_expert_features(name, x).cpu().numpy().astype(np.float64))
-            features = np.concatenate(features)
+            features = self._in_batches(X[name], lambda x, m=name: self.module_.linear_expert_features(m, x))
+            features = features.astype(np.float64)
             n_classes = getattr(self.module_, f"linear_{name}_bias").shape[0]
             W, b = np.zeros((n_classes, features.shape[1])), np.full(n_classes, -20.0)
             present = np.unique(y)
@@ -584,17 +579,22 @@ class FusionClassifier(NeuralNetClassifier):
             describe = getattr(stream, "describe", None)
             if describe is None or name not in X or np.ndim(X[name]) == 2:
                 continue
-            arr, chunks = X[name], []
-            dtype = next(self.module_.parameters()).dtype
-            with torch.no_grad():
-                for start in range(0, len(arr), 64):
-                    x = torch.as_tensor(np.asarray(arr[start:start + 64]), device=self.device)
-                    x = x.to(dtype).div_(255.0) if not torch.is_floating_point(x) else x.to(dtype)
-                    chunks.append(describe(x).cpu().numpy())
             if out is None:
                 out = SliceDict(**{k: X[k] for k in X.keys()})
-            out[name] = np.concatenate(chunks)
+            out[name] = self._in_batches(X[name], describe)
         return X if out is None else out
+
+    def _in_batches(self, arr, fn, batch_size=64):
+        """``fn`` of ``arr`` without autograd, 64 samples at a time, as a numpy array; uint8 inputs
+        are scaled to [0, 1] as the module's forward scales its video input."""
+        dtype = next(self.module_.parameters()).dtype
+        chunks = []
+        with torch.no_grad():
+            for start in range(0, len(arr), batch_size):
+                x = torch.as_tensor(np.asarray(arr[start:start + batch_size]), device=self.device)
+                x = x.to(dtype) if torch.is_floating_point(x) else x.to(dtype).div_(255.0)
+                chunks.append(fn(x).cpu().numpy())
+        return np.concatenate(chunks)
 
     @contextlib.contextmanager
     def _seeded(self):
