@@ -277,29 +277,10 @@ def cmd_synth(args):
     print(f"synthetic CREMA-D written to {out}")
 
 
-def cmd_fit(args):
-    out = Path(args.out)
-    check_can_write(out, overwrite=args.force)
-    check_can_write(_meta_path(out), overwrite=args.force)
-    # --set/--grid are checked against the real pipeline's parameters before any data is read.
-    probe = _make_pipeline(args.modalities or MODALITIES, max_epochs=args.epochs, seed=args.seed, memory=None,
-                           verbose=False)
-    fixed = parse_assignments(args.set, "--set", probe, grid=False)
-    grid = parse_assignments(args.grid, "--grid", probe, grid=True)
-    stages = _Stages(3, quiet=args.quiet)
-    with stages("loading data"):
-        bunch = _load_data(args, args.modalities)
-        # Without --modalities: every modality the folder's media allow (audio + text for the
-        # common WAV-only copy of CREMA-D).
-        modalities = list(bunch.modalities)
-        frame, y = bunch.frame, bunch.frame["emotion"]
-        if args.test_size > 0:
-            train, test = _actor_split(frame, args.test_size, args.seed)
-        else:
-            train, test = np.arange(len(frame)), np.array([], dtype=int)
+def _fit_final(args, stages, modalities, fixed, grid, memory, cache, frame, y, train):
+    """The saved model: fitted on the training actors (grid-searched with --grid)."""
     cv_results = None
-    with tempfile.TemporaryDirectory(prefix="mmemotion-cache-") as cache, stages("fitting"):
-        memory = args.cache or (cache if grid else None)
+    with stages("fitting"):
         pipeline = _make_pipeline(modalities, max_epochs=args.epochs, seed=args.seed, memory=memory,
                                   verbose=not args.quiet, early_stopping=not grid)
         try:
@@ -311,7 +292,7 @@ def cmd_fit(args):
             from sklearn.model_selection import GridSearchCV, GroupKFold
 
             groups = X_train["actor_id"].to_numpy()
-            n_splits = min(args.cv, len(np.unique(groups)))
+            n_splits = min(args.cv or 3, len(np.unique(groups)))
             search = GridSearchCV(pipeline, grid, cv=GroupKFold(n_splits=n_splits), scoring="balanced_accuracy",
                                   refit=True, error_score="raise")
             try:
@@ -327,6 +308,59 @@ def cmd_fit(args):
             # The temporary cache disappears below; the saved model must not point at it.
             pipeline.set_params(**{f"features__{name}__memory": None for name, t in pipeline[0].transformer_list
                                    if "memory" in t.get_params()})
+    return cv_results, pipeline
+
+
+def _fit_out_of_fold(args, stages, modalities, fixed, memory, frame, y):
+    """fit --cv K: every clip scored by a model that never saw its actor; returns analyse_held_out's dict."""
+    from .evaluation import cross_val_predict_actors
+
+    n_actors = frame["actor_id"].nunique()
+    if not 2 <= args.cv <= n_actors:
+        raise UserError(f"--cv {args.cv}: needs between 2 and the number of actors ({n_actors}) folds.")
+    with stages(f"scoring every actor out of fold ({args.cv} fits)"):
+        pipeline = _make_pipeline(modalities, max_epochs=args.epochs, seed=args.seed, memory=memory,
+                                  verbose=False)
+        try:
+            pipeline.set_params(**fixed)
+        except ValueError as error:
+            raise UserError(f"--set: {error}") from error
+        held_out = cross_val_predict_actors(pipeline, frame, y, cv=args.cv, verbose=not args.quiet)
+        analysis = _analyse(held_out, args.seed, args.quiet)
+        print(f"out of fold ({args.cv} folds, all {n_actors} actors): accuracy "
+              f"{analysis['evaluation']['accuracy']:.3f}, UAR {analysis['evaluation']['uar']:.3f}")
+    return analysis
+
+
+def cmd_fit(args):
+    out = Path(args.out)
+    check_can_write(out, overwrite=args.force)
+    check_can_write(_meta_path(out), overwrite=args.force)
+    # --set/--grid are checked against the real pipeline's parameters before any data is read.
+    probe = _make_pipeline(args.modalities or MODALITIES, max_epochs=args.epochs, seed=args.seed, memory=None,
+                           verbose=False)
+    fixed = parse_assignments(args.set, "--set", probe, grid=False)
+    grid = parse_assignments(args.grid, "--grid", probe, grid=True)
+    if args.cv is not None and args.cv < 2:
+        raise UserError(f"--cv {args.cv}: actor-grouped cross-validation needs at least 2 folds.")
+    out_of_fold = bool(args.cv) and not grid
+    stages = _Stages(4 if out_of_fold else 3, quiet=args.quiet)
+    with stages("loading data"):
+        bunch = _load_data(args, args.modalities)
+        # Without --modalities: every modality the folder's media allow (audio + text for the
+        # common WAV-only copy of CREMA-D).
+        modalities = list(bunch.modalities)
+        frame, y = bunch.frame, bunch.frame["emotion"]
+        if args.test_size > 0:
+            train, test = _actor_split(frame, args.test_size, args.seed)
+        else:
+            train, test = np.arange(len(frame)), np.array([], dtype=int)
+    cv_results = analysis = None
+    with tempfile.TemporaryDirectory(prefix="mmemotion-cache-") as cache:
+        memory = args.cache or (cache if grid or out_of_fold else None)
+        if out_of_fold:
+            analysis = _fit_out_of_fold(args, stages, modalities, fixed, memory, frame, y)
+        cv_results, pipeline = _fit_final(args, stages, modalities, fixed, grid, memory, cache, frame, y, train)
     with stages("saving"):
         from .models import save_model
 
@@ -336,7 +370,7 @@ def cmd_fit(args):
                  "n_train": len(frame), "n_test": 0},
                 "data": str(Path(args.data).resolve()), "sample": args.sample, "seed": args.seed,
                 "modalities": modalities, "cv_results": cv_results, "grid": grid,
-                "params": _pipeline_card(pipeline), "timings (s)": stages.timings}
+                "params": _pipeline_card(pipeline), "timings (s)": stages.timings, "out_of_fold": analysis}
         meta["split"]["speaker_norm"] = _speaker_norm_text(pipeline)
         if len(test):
             meta["evaluation"] = _evaluate(pipeline, frame.iloc[test], y.iloc[test])
@@ -412,12 +446,25 @@ def cmd_report(args):
     rows = _held_out(bunch.frame, meta, args.all_clips)
     X = bunch.frame.iloc[rows]
     name = "fusion" if len(meta.get("modalities", MODALITIES)) > 1 else meta["modalities"][0]
-    evaluation = {name: _evaluate(model, X, X["emotion"])}
     split = dict(meta.get("split") or {}, test_actors=sorted(int(a) for a in X["actor_id"].unique()),
                  n_test=len(X))
+    out_of_fold = meta.get("out_of_fold")
+    if out_of_fold and meta.get("data") == str(Path(args.data).resolve()) and meta.get("sample") == args.sample:
+        # `fit --cv K` scored every actor of this very data out of fold: the report uses those.
+        held_out, evaluation = out_of_fold, {name: out_of_fold["evaluation"]}
+        split["protocol"] = (f"{out_of_fold['protocol']} (scores, calibration, sets and audit); the saved model "
+                             f"was trained on actors {split.get('train_actors')}")
+    else:
+        evaluation = {name: _evaluate(model, X, X["emotion"])}
+        held_out = None
+        if not args.all_clips:
+            from .evaluation import held_out_predictions
+
+            held_out = _analyse(held_out_predictions(model, X, X["emotion"]), args.seed, args.quiet)
     if args.all_clips:
         split["protocol"] = "scored on every clip of --data (--all-clips), training actors included"
     render_report(out, dataset=bunch, evaluation=evaluation, explanation=explanation, history=_history(model),
+                  held_out=held_out,
                   cv_results=meta.get("cv_results"), split=split, overwrite=args.force,
                   model_card={"model": str(Path(args.model).resolve()), "params": meta.get("params", {}),
                               "seed": meta.get("seed"), "training timings (s)": meta.get("timings (s)", {})},
@@ -425,10 +472,75 @@ def cmd_report(args):
     print(f"report written to {out.resolve()}")
 
 
+def _print_scores(name, ev, quiet):
+    if not quiet:
+        print(f"      {name:>8}: accuracy {ev['accuracy']:.3f}  macro-F1 {ev['macro_f1']:.3f}  UAR {ev['uar']:.3f}",
+              flush=True)
+
+
+def _analyse(held_out, seed, quiet):
+    """Calibration, conformal sets and the demographic audit of the headline model's held-out clips."""
+    from .evaluation import analyse_held_out
+
+    analysis = analyse_held_out(held_out, random_state=seed)
+    if not quiet:
+        cal, conformal = analysis["calibration"], analysis["conformal"]
+        if conformal is None:
+            print(f"      calibration: ECE {cal['before']['ece']:.3f}; {analysis['not_fitted']}", flush=True)
+        else:
+            print(f"      calibration: ECE {cal['before']['ece']:.3f}, temperature-scaled {cal['after']['ece']:.3f}; "
+                  f"{conformal['confidence_level']:.0%} prediction sets cover {conformal['coverage']:.1%} "
+                  f"(mean size {conformal['mean_size']:.2f})", flush=True)
+        gap = analysis["audit"]["largest_gap"]
+        if gap is not None:
+            print(f"      largest demographic gap: {gap['attribute']} = {gap['group']} {gap['gap']:+.3f} "
+                  f"(permutation p {gap['p_value']:.3f}{', beyond chance' if gap['flagged'] else ''})", flush=True)
+    return analysis
+
+
+def _demo_out_of_fold(args, stages, specs, pipeline_for, baseline, frame, y, split, evaluations, models, quiet):
+    """--cv K: every model fitted on K actor folds; every clip scored by a model that never saw its actor.
+
+    The fusion model of the first fold is the one explained and saved; ``split`` is rewritten to say so.
+    Returns the analysis of the fusion model's out-of-fold predictions and the first fold's test clips.
+    """
+    from sklearn.model_selection import GroupKFold
+
+    from .evaluation import cross_val_predict_actors
+
+    folds = GroupKFold(n_splits=args.cv)
+    held = {}
+    with stages(f"fitting {len(specs) + 1} model(s) on {args.cv} actor folds ({args.cv} fits each)"):
+        for name, modalities in specs + [("baseline", None)]:
+            if not quiet:
+                print(f"      -- {name}", flush=True)
+            estimator = baseline if modalities is None else pipeline_for(modalities)
+            held[name] = cross_val_predict_actors(estimator, frame, y, cv=folds, return_models=name == "fusion",
+                                                  verbose=not quiet)
+    with stages("scoring every actor out of fold"):
+        for name, predictions in held.items():
+            evaluations[name] = predictions.evaluate()
+            _print_scores(name, evaluations[name], quiet)
+        analysis = _analyse(held["fusion"], args.seed, quiet)
+    fusion = held["fusion"]
+    models["fusion"] = fusion.models[0]
+    test = np.flatnonzero(fusion.fold == 0)
+    split.update({
+        "protocol": (f"{args.cv}-fold actor-grouped cross-validation (GroupKFold by actor_id): every actor is held out "
+                     "once and every score is out-of-fold; the explained and saved model is fold 1's"),
+        "train_actors": fusion.fit_actors[0],
+        "test_actors": sorted(int(a) for a in np.unique(fusion.actor_id[test])),
+        "n_train": int(len(frame) - len(test)), "n_test": int(len(test)), "n_scored": int(len(frame)),
+        "speaker_norm": _speaker_norm_text(models["fusion"]),
+    })
+    return analysis, (frame.iloc[np.flatnonzero(fusion.fold != 0)], frame.iloc[test], y.iloc[test])
+
+
 def cmd_demo(args):
     import torch
 
     from .datasets import load_crema_d
+    from .evaluation import held_out_predictions
     from .explain import explain
     from .models import make_baseline_pipeline, save_model
     from .report import render_report
@@ -437,6 +549,8 @@ def cmd_demo(args):
     for key in ("n_actors", "clips_per_actor", "max_epochs", "n_explain"):
         if getattr(args, key) is not None:
             size[key] = getattr(args, key)
+    if args.cv is not None and not 2 <= args.cv <= size["n_actors"]:
+        raise UserError(f"--cv {args.cv}: needs between 2 and the number of actors ({size['n_actors']}) folds.")
     out = Path(args.out)
     outputs = [out / "data", out / "model.mmemotion", out / "report.html", out / "report.json"]
     existing = [str(p) for p in outputs if p.exists()]
@@ -461,26 +575,32 @@ def cmd_demo(args):
         split = _split_record(frame, train, test)
         X_train, y_train, X_test, y_test = frame.iloc[train], y.iloc[train], frame.iloc[test], y.iloc[test]
     evaluations, models = {}, {}
+    specs = [("fusion", MODALITIES)] + [(m, (m,)) for m in variants]
     with tempfile.TemporaryDirectory(prefix="mmemotion-cache-") as cache:
-        # One feature cache for all models: the single-modality variants reuse the decoded media.
-        specs = [("fusion", MODALITIES)] + [(m, (m,)) for m in variants]
-        with stages(f"fitting {len(specs)} model(s) on actors {split['train_actors']}"):
-            for name, modalities in specs:
-                if not quiet:
-                    print(f"      -- {name} ({', '.join(modalities)})", flush=True)
-                models[name] = _fit(_make_pipeline(modalities, max_epochs=size["max_epochs"], seed=args.seed,
-                                                   memory=cache, verbose=not quiet, n_jobs=size["n_jobs"]),
-                                    X_train, y_train)
-            split["speaker_norm"] = _speaker_norm_text(models["fusion"])
-            # The first question of a reviewer: does the network beat a linear model on the same inputs?
-            models["baseline"] = make_baseline_pipeline(memory=cache, random_state=args.seed).fit(X_train, y_train)
-        with stages(f"evaluating on held-out actors {split['test_actors']}"):
-            for name, pipeline in models.items():
-                evaluations[name] = _evaluate(pipeline, X_test, y_test)
-                if not quiet:
-                    ev = evaluations[name]
-                    print(f"      {name:>6}: accuracy {ev['accuracy']:.3f}  macro-F1 {ev['macro_f1']:.3f}  "
-                          f"UAR {ev['uar']:.3f}", flush=True)
+        # One feature cache for all models (and folds): the variants reuse the decoded media.
+        def pipeline_for(modalities):
+            return _make_pipeline(modalities, max_epochs=size["max_epochs"], seed=args.seed, memory=cache,
+                                  verbose=not quiet, n_jobs=size["n_jobs"])
+
+        baseline = make_baseline_pipeline(memory=cache, random_state=args.seed)
+        if args.cv:
+            held_out, (X_train, X_test, y_test) = _demo_out_of_fold(args, stages, specs, pipeline_for, baseline, frame, y,
+                                                           split, evaluations, models, quiet)
+        else:
+            with stages(f"fitting {len(specs)} model(s) on actors {split['train_actors']}"):
+                for name, modalities in specs:
+                    if not quiet:
+                        print(f"      -- {name} ({', '.join(modalities)})", flush=True)
+                    models[name] = _fit(pipeline_for(modalities), X_train, y_train)
+                split["speaker_norm"] = _speaker_norm_text(models["fusion"])
+                # The first question of a reviewer: does the network beat a linear model on the same inputs?
+                models["baseline"] = baseline.fit(X_train, y_train)
+            with stages(f"evaluating on held-out actors {split['test_actors']}"):
+                for name, pipeline in models.items():
+                    evaluations[name] = _evaluate(pipeline, X_test, y_test)
+                    _print_scores(name, evaluations[name], quiet)
+                held_out = _analyse(held_out_predictions(models["fusion"], X_test, y_test,
+                                                         fit_actors=split["train_actors"]), args.seed, quiet)
         with stages(f"explaining the fusion model on {size['n_explain']} held-out clips"):
             explanation = explain(models["fusion"], X_test, y_test.to_numpy(), n_samples=size["n_explain"],
                                   n_steps=size["n_steps"], shap_nsamples=size["shap_nsamples"],
@@ -495,7 +615,9 @@ def cmd_demo(args):
         total = time.perf_counter() - t_start
         card = {
             "params": _pipeline_card(fusion),
-            "seeds": {"data (make_synthetic_crema_d)": args.seed, "split (GroupShuffleSplit)": args.seed,
+            "seeds": {"data (make_synthetic_crema_d)": args.seed,
+                      **({"folds": f"GroupKFold({args.cv}), deterministic"} if args.cv else
+                         {"split (GroupShuffleSplit)": args.seed}),
                       "network (random_state)": args.seed, "explain": args.seed},
             "demo sizes": size,
             "timings (s)": {**stages.timings, "total before report": round(total, 1)},
@@ -505,9 +627,10 @@ def cmd_demo(args):
         }
         report = render_report(out / "report.html", dataset=bunch, evaluation=evaluations, explanation=explanation,
                                model=fusion, history=_history(fusion), split=split, model_card=card, overwrite=args.force,
+                               held_out=held_out,
                                title="mmemotion demo: synthetic CREMA-D, actor-independent evaluation")
     ev = evaluations["fusion"]
-    print(f"\nfusion model on {len(test)} clips of unseen actors: accuracy {ev['accuracy']:.3f}, "
+    print(f"\nfusion model on {ev['n_samples']} clips of unseen actors: accuracy {ev['accuracy']:.3f}, "
           f"macro-F1 {ev['macro_f1']:.3f}, UAR {ev['uar']:.3f}  ({time.perf_counter() - t_start:.0f} s in all)")
     print(f"report: {report.resolve()}")
 
@@ -567,6 +690,9 @@ def build_parser():
     p.add_argument("--test-size", type=float, default=0.25, help="fraction of actors held out (default 0.25)")
     p.add_argument("--no-variants", action="store_true",
                    help="skip the audio-only and video-only models (no per-modality human comparison)")
+    p.add_argument("--cv", type=int, default=None, metavar="K",
+                   help="evaluate every actor: fit each model on K actor-grouped folds and score all clips out of "
+                        "fold (K times the fitting time; default: one split holding out --test-size of the actors)")
     _add_common(p)
     p.set_defaults(func=cmd_demo)
 
@@ -597,7 +723,10 @@ def build_parser():
     p.add_argument("--set", action="append", metavar="PARAM=VALUE",
                    help="set a parameter (repeatable), e.g. --set lr=0.003 --set module__dropout=0.2; checked "
                         "before any data is read")
-    p.add_argument("--cv", type=int, default=3, help="folds of the grid search (GroupKFold by actor)")
+    p.add_argument("--cv", type=int, default=None, metavar="K",
+                   help="actor-grouped folds (GroupKFold). Without --grid: also score every clip out of fold (K extra "
+                        "fits; the report then shows calibration, prediction sets and the audit for every actor). "
+                        "With --grid: the folds of the search (default 3)")
     p.add_argument("--cache", metavar="DIR", default=None, help="feature cache folder (joblib.Memory)")
     _add_common(p)
     p.set_defaults(func=cmd_fit)

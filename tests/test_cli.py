@@ -220,6 +220,46 @@ def test_demo_quick_end_to_end(tmp_path, capsys):
 
 
 @pytest.mark.slow
+def test_demo_cv_scores_every_actor_out_of_fold(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert run("demo", "--quick", "--cv", "3", "--no-variants", "--out", out, "-q") == 0
+    numbers = json.loads((out / "report.json").read_text())["sections"]
+    folds = numbers["evaluation"]["folds"]["rows"]
+    # 6 actors x 12 clips: every clip scored once, each actor in exactly one fold's test set.
+    assert numbers["evaluation"]["models"]["fusion"]["n_samples"] == 72
+    assert set(numbers["evaluation"]["models"]) == {"fusion", "baseline"}
+    tested = [a for row in folds for a in row["test_actors"]]
+    assert sorted(tested) == list(range(1001, 1007)) and sum(row["n_samples"] for row in folds) == 72
+    split = numbers["overview"]["split"]
+    assert split["test_actors"] == folds[0]["test_actors"] and not set(split["train_actors"]) & set(split["test_actors"])
+    assert "every actor is held out once" in split["protocol"]
+    assert numbers["calibration"]["available"] and numbers["audit"]["available"]
+    assert len(numbers["calibration"]["sets"]) == 72
+    explained = {c["clip_id"][:4] for c in numbers["gallery"]["clips"]}
+    assert explained <= {str(a) for a in split["test_actors"]}
+    assert run("demo", "--quick", "--cv", "9", "--out", tmp_path / "other", "-q") == 1
+    assert "--cv 9: needs between 2 and the number of actors (6)" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_fit_cv_scores_every_actor_and_the_report_uses_it(tmp_path, make_synthetic, capsys):
+    root = make_synthetic(n_actors=4, clips_per_actor=6)
+    model = tmp_path / "m.mmemotion"
+    assert run("fit", "--data", root, "--out", model, "--epochs", 2, "--cv", 1, "-q") == 1
+    assert "--cv 1: actor-grouped cross-validation needs at least 2 folds" in capsys.readouterr().err
+    assert run("fit", "--data", root, "--out", model, "--epochs", 2, "--cv", 4, "--modalities", "audio", "-q") == 0
+    oof = json.loads((tmp_path / "m.mmemotion.meta.json").read_text())["out_of_fold"]
+    assert oof["n_folds"] == 4 and oof["evaluation"]["n_samples"] == 24 and len(oof["sets"]) == 24
+    assert sorted(a for f in oof["folds"] for a in f["test_actors"]) == [1001, 1002, 1003, 1004]
+    assert run("report", "--model", model, "--data", root, "--out", tmp_path / "r.html", "-q") == 0
+    sections = json.loads((tmp_path / "r.json").read_text())["sections"]
+    assert sections["evaluation"]["models"]["audio"]["n_samples"] == 24
+    assert len(sections["evaluation"]["folds"]["rows"]) == 4
+    assert sections["calibration"]["conformal"] == oof["conformal"]
+    assert "every actor held out once" in sections["overview"]["split"]["protocol"]
+
+
+@pytest.mark.slow
 def test_fit_grid_search_reaches_the_report(tmp_path, make_synthetic):
     root = make_synthetic(n_actors=4, clips_per_actor=6)
     model = tmp_path / "g.mmemotion"

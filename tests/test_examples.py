@@ -29,5 +29,9 @@ def test_example_runs(script, tmp_path):
         assert "report: " in done.stdout
     if script == "grid_search.py":
         assert "actor-grouped folds" in done.stdout and "optimism of the random split" in done.stdout
+    if script == "trust.py":
+        # The female actors' cues were removed: the audit must name them.
+        assert "largest gap: sex = Female" in done.stdout and "flagged: True" in done.stdout
+        assert (tmp_path / "trust-report.html").is_file()
     if script in ("quickstart.py", "single_modality_svm.py"):
         assert "UAR" in done.stdout

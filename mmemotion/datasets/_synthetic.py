@@ -40,7 +40,7 @@ _RACES = ("Caucasian", "African American", "Asian", "Unknown")
 
 def make_synthetic_crema_d(path, *, n_actors=8, clips_per_actor=24, signal=("audio", "video"),
                            duration=None, votes=True, overwrite=False, n_jobs=None, verbose=True,
-                           random_state=0, realism="toy"):
+                           random_state=0, realism="toy", weak_group=None, weak_group_gain=0.25):
     """Write a synthetic dataset with the folder layout and file names of CREMA-D.
 
     Each clip is a 16 kHz mono 16-bit WAV of a speech-like voice and a 480x360, 30 fps FLV of
@@ -90,6 +90,16 @@ def make_synthetic_crema_d(path, *, n_actors=8, clips_per_actor=24, signal=("aud
         expressions (see Notes). It needs the ``espeak-ng`` program (Debian package
         ``espeak-ng``) and raises :class:`RuntimeError` without it.
 
+    weak_group : dict, optional
+        Demographic group whose emotion cues are weakened, e.g. ``{"Sex": "Female"}`` or
+        ``{"Race": "Asian", "Sex": "Male"}`` (keys are ``VideoDemographics.csv`` columns, any
+        case; an actor belongs when every key matches). Its actors show every emotion at
+        ``weak_group_gain`` times the usual strength in voice and face, and the simulated
+        raters recognise them correspondingly less often. Gives a demographic audit a known
+        answer. None: every actor shows emotion alike.
+    weak_group_gain : float, default=0.25
+        Strength of the weak group's cues relative to the others', in [0, 1] (0: no cue).
+
     Returns
     -------
     path : pathlib.Path
@@ -107,7 +117,8 @@ def make_synthetic_crema_d(path, *, n_actors=8, clips_per_actor=24, signal=("aud
     ``face_x0, face_y0, face_x1, face_y1`` in 480x360 pixel coordinates, ``duration``, the
     emotions the voice and the face show (``audio_cue_emotion``, ``video_cue_emotion``) and
     every planted cue value (``audio_<cue>``, ``video_<cue>``); the realistic mode adds
-    ``audio_display_gain`` and ``video_display_gain``, how strongly the actor shows the emotion.
+    ``audio_display_gain`` and ``video_display_gain``, how strongly the actor shows the emotion;
+    ``cue_gain`` is ``weak_group_gain`` for clips of the weak group and 1 otherwise.
 
     What ``realism="realistic"`` makes realistic: intelligible English speech of the actual
     sentence (espeak-ng, in one of several accents and male or female variants); per-actor
@@ -155,6 +166,7 @@ def make_synthetic_crema_d(path, *, n_actors=8, clips_per_actor=24, signal=("aud
     (path / "VideoFlash").mkdir(parents=True, exist_ok=True)
 
     demographics = _demographics(entropy, n_actors, realism)
+    _mark_weak_group(demographics, weak_group, weak_group_gain)
     jobs = [(a, j) for a in range(n_actors) for j in range(clips_per_actor)]
     make_clip = _make_realistic_clip if realism == "realistic" else _make_clip
     tasks = (delayed(make_clip)(path, entropy, a, j, demographics[a], signal, duration, votes, overwrite)
@@ -173,6 +185,32 @@ def make_synthetic_crema_d(path, *, n_actors=8, clips_per_actor=24, signal=("aud
         table.insert(0, "", np.arange(1, len(table) + 1).astype(str))
         _write_csv(path / "processedResults" / "summaryTable.csv", table, overwrite, csv.QUOTE_ALL)
     return path
+
+
+def _mark_weak_group(demographics, weak_group, gain):
+    """Set each actor's ``_cue_gain``: ``gain`` for members of ``weak_group``, else 1."""
+    for row in demographics:
+        row["_cue_gain"] = 1.0
+    if weak_group is None:
+        return
+    if not isinstance(gain, numbers.Real) or not 0 <= gain <= 1:
+        raise ValueError(f"make_synthetic_crema_d: weak_group_gain must be in [0, 1], got {gain!r}.")
+    columns = {c.lower(): c for c in ("ActorID", "Age", "Sex", "Race", "Ethnicity")}
+    if not isinstance(weak_group, dict) or not weak_group:
+        raise ValueError(f"make_synthetic_crema_d: weak_group must be a dict such as {{'Sex': 'Female'}}, got "
+                         f"{weak_group!r}.")
+    unknown = [k for k in weak_group if str(k).lower() not in columns]
+    if unknown:
+        raise ValueError(f"make_synthetic_crema_d: weak_group keys {unknown} are not demographic columns; use "
+                         f"{sorted(columns.values())}.")
+    members = 0
+    for row in demographics:
+        if all(str(row[columns[str(k).lower()]]) == str(v) for k, v in weak_group.items()):
+            row["_cue_gain"] = float(gain)
+            members += 1
+    if not members:
+        raise ValueError(f"make_synthetic_crema_d: no generated actor matches weak_group={weak_group!r}; check the "
+                         "spelling (e.g. 'Female', 'Asian', 'Hispanic') or generate more actors.")
 
 
 def _check_params(n_actors, clips_per_actor, signal, duration):
@@ -264,8 +302,9 @@ def _make_clip(root, entropy, a, j, demo, signal, duration, votes, overwrite):
     decoy = EMOTIONS[int(rng.integers(len(EMOTIONS)))]
     shown = {m: (emotion if m in signal else decoy) for m in SIGNAL_MODALITIES}
 
-    voice_cues = draw_cues(rng, VOICE_CUES, shown["audio"], level, actor)
-    face_cues = draw_cues(rng, FACE_CUES, shown["video"], level, actor)
+    gain = demo["_cue_gain"]
+    voice_cues = draw_cues(rng, VOICE_CUES, shown["audio"], level, actor, gain)
+    face_cues = draw_cues(rng, FACE_CUES, shown["video"], level, actor, gain)
     plan = speech_plan(rng, SYLLABLES[sentence], voice_cues["rate"], dur)
     wave = synthesize_voice(rng, voice_cues, actor, plan, dur)
 
@@ -276,12 +315,12 @@ def _make_clip(root, entropy, a, j, demo, signal, duration, votes, overwrite):
     else:
         # The mouth follows speech timed by the face's own (decoy or true) rate, so neither
         # modality leaks the other's emotion through lip sync.
-        rate = draw_cues(rng, VOICE_CUES, shown["video"], level, actor)["rate"]
+        rate = draw_cues(rng, VOICE_CUES, shown["video"], level, actor, gain)["rate"]
         mouth_plan = speech_plan(rng, SYLLABLES[sentence], rate, dur)
     mouth = plan_envelope(mouth_plan, frame_times)
 
     return _write_clip(root, stem, rng, wave,
-                       lambda tmp: write_face_video(tmp, rng, actor, face_cues, mouth, n_frames), face_bbox(actor), dur, shown, voice_cues, face_cues, {},
+                       lambda tmp: write_face_video(tmp, rng, actor, face_cues, mouth, n_frames), face_bbox(actor), dur, shown, voice_cues, face_cues, {"cue_gain": gain},
                        emotion if signal else decoy, votes, overwrite)
 
 
@@ -293,8 +332,8 @@ def _make_realistic_clip(root, entropy, a, j, demo, signal, duration, votes, ove
     stem = f"{demo['ActorID']}_{sentence}_{emotion}_{level}"
     decoy = EMOTIONS[int(rng.integers(len(EMOTIONS)))]
     shown = {m: (emotion if m in signal else decoy) for m in SIGNAL_MODALITIES}
-    gains = {"audio": speaker["gain"][EMOTIONS.index(shown["audio"])],
-             "video": face["gain"][EMOTIONS.index(shown["video"])]}
+    gains = {"audio": speaker["gain"][EMOTIONS.index(shown["audio"])] * demo["_cue_gain"],
+             "video": face["gain"][EMOTIONS.index(shown["video"])] * demo["_cue_gain"]}
 
     voice_cues = draw_cues(rng, SPEECH_CUES, shown["audio"], level, speaker, gains["audio"])
     face_cues = draw_cues(rng, REALISTIC_FACE_CUES, shown["video"], level, face, gains["video"])
@@ -306,11 +345,12 @@ def _make_realistic_clip(root, entropy, a, j, demo, signal, duration, votes, ove
         # Lip-sync to a second, unheard utterance spoken with the face's (true or decoy)
         # emotion, so neither modality leaks the other's emotion through the mouth.
         silent = draw_cues(rng, SPEECH_CUES, shown["video"], level, speaker,
-                           speaker["gain"][EMOTIONS.index(shown["video"])])
+                           speaker["gain"][EMOTIONS.index(shown["video"])] * demo["_cue_gain"])
         dry = speak(rng, SENTENCES[sentence], speaker, silent, dur)[1]
     mouth = speech_envelope(dry, frame_times)
 
-    gains_truth = {"audio_display_gain": float(gains["audio"]), "video_display_gain": float(gains["video"])}
+    gains_truth = {"audio_display_gain": float(gains["audio"]), "video_display_gain": float(gains["video"]),
+                   "cue_gain": demo["_cue_gain"]}
     return _write_clip(root, stem, rng, wave,
                        lambda tmp: write_realistic_face_video(tmp, rng, face, face_cues, mouth, n_frames),
                        realistic_face_bbox(face), dur, shown, voice_cues, face_cues, gains_truth,
@@ -333,15 +373,18 @@ def _write_clip(root, stem, rng, wave, write_video, bbox, dur, shown, voice_cues
     truth.update({f"video_{k}": v for k, v in face_cues.items()})
     row = {"truth": truth}
     if votes:
-        row["votes"] = _votes(rng, stem, shown, multimodal)
+        row["votes"] = _votes(rng, stem, shown, multimodal, extra_truth.get("cue_gain", 1.0))
     return row
 
 
-def _votes(rng, stem, shown, multimodal):
+def _votes(rng, stem, shown, multimodal, cue_gain=1.0):
     row = {"FileName": stem}
+    chance = 1 / len(EMOTIONS)
     for column, key, target in (("Voice", "voice", shown["audio"]), ("Face", "face", shown["video"]),
                                 ("MultiModal", "multimodal", multimodal)):
-        vote, vote_level = _simulated_vote(rng, target, SIMULATED_VOTE_ACCURACY[key])
+        # Weaker cues are recognised less often: the raters' edge over chance shrinks with them.
+        accuracy = chance + cue_gain * (SIMULATED_VOTE_ACCURACY[key] - chance)
+        vote, vote_level = _simulated_vote(rng, target, accuracy)
         row[f"{column}Vote"] = vote
         row[f"{column}Level"] = vote_level
     return row

@@ -2,6 +2,7 @@
 
 from ._baseline import make_baseline_pipeline
 from ._classifier import FusionClassifier
+from ._emotion_pipeline import EmotionPipeline
 from ._late_fusion import LateFusionClassifier
 from ._module import ThreeStreamModule
 from ._persistence import load_model, save_model
@@ -9,6 +10,7 @@ from ._pipeline import DEFAULT_SPEAKER_NORM, compare_split_protocols, make_defau
 
 __all__ = [
     "DEFAULT_SPEAKER_NORM",
+    "EmotionPipeline",
     "FusionClassifier",
     "LateFusionClassifier",
     "ThreeStreamModule",

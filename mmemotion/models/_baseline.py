@@ -2,10 +2,11 @@
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ..utils import check_modalities
+from ._emotion_pipeline import EmotionPipeline
 from ._late_fusion import LateFusionClassifier
 
 __all__ = ["make_baseline_pipeline"]
@@ -56,7 +57,9 @@ def make_baseline_pipeline(*, modalities=("audio", "video"), speaker_norm=None, 
 
     Returns
     -------
-    pipeline : sklearn.pipeline.Pipeline
+    pipeline : EmotionPipeline
+        A :class:`sklearn.pipeline.Pipeline` (subclass whose only change is a clearer error under
+        metadata routing).
         Steps ``features`` (:class:`~mmemotion.features.ModalityUnion`) and ``clf``
         (:class:`LateFusionClassifier` of ``StandardScaler`` + ``LogisticRegression``).
 
@@ -83,4 +86,4 @@ def make_baseline_pipeline(*, modalities=("audio", "video"), speaker_norm=None, 
         speaker_norm = "zscore"
     union = ModalityUnion([(m, builders[m]()) for m in active], speaker_norm=None if speaker_norm == "off" else speaker_norm)
     per_modality = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000, random_state=random_state))
-    return Pipeline([("features", union), ("clf", LateFusionClassifier(per_modality))])
+    return EmotionPipeline([("features", union), ("clf", LateFusionClassifier(per_modality))])

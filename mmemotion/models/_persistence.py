@@ -1,7 +1,6 @@
 """A model file format that executes no code when loaded: JSON + safetensors in one zip."""
 
 import importlib
-import io
 import json
 import zipfile
 from pathlib import Path
@@ -39,6 +38,7 @@ _ALLOWED_CLASSES = (
     "mmemotion.models.ThreeStreamModule",
     "mmemotion.models.LateFusionClassifier",
     "sklearn.pipeline.Pipeline",
+    "mmemotion.models.EmotionPipeline",
     "sklearn.preprocessing.StandardScaler",
     "torch.nn.CrossEntropyLoss",
     "torch.optim.Adam",

@@ -28,6 +28,8 @@ __all__ = [
     "shapley_waterfall",
     "model_vs_human",
     "mpl_text",
+    "reliability_diagram",
+    "group_accuracy",
 ]
 
 DPI = 80
@@ -342,4 +344,48 @@ def model_vs_human(rows):
     ax.set_yticks(np.linspace(0, 1, 6))
     ax.legend(fontsize=7, loc="upper center", ncols=3, frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
+    return to_data_uri(fig)
+
+
+def reliability_diagram(before, after=None):
+    """Accuracy against confidence per bin (the diagonal is perfect calibration), bin sizes below."""
+    fig = _figure(4.6, 4.2)
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
+    top.plot([0, 1], [0, 1], color="#888", linestyle="--", linewidth=1, label="perfectly calibrated")
+    curves = [("before", before, "#d62728", -0.012)] + ([("temperature-scaled", after, "#1f77b4", 0.012)] if after else [])
+    for label, result, color, shift in curves:
+        bins = result["bins"]
+        centres = [(b["lo"] + b["hi"]) / 2 for b in bins]
+        top.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], marker="o", color=color,
+                 label=f"{label} (ECE {result['ece']:.3f})")
+        bottom.bar(np.asarray(centres) + shift, [b["count"] for b in bins], width=0.022, color=color)
+    top.set_xlim(0, 1)
+    top.set_ylim(0, 1)
+    top.set_ylabel("accuracy in bin")
+    top.legend(loc="upper left", fontsize=8)
+    bottom.set_xlabel("confidence (probability of the predicted class)")
+    bottom.set_ylabel("clips")
+    return to_data_uri(fig)
+
+
+def group_accuracy(rows_by_attribute, headings):
+    """Accuracy per demographic group with its actor-bootstrap interval, one panel per attribute."""
+    attributes = [a for a, rows in rows_by_attribute.items() if rows]
+    heights = [max(len(rows_by_attribute[a]), 1) for a in attributes]
+    fig = _figure(5.2, 0.9 + 0.32 * sum(heights) + 0.3 * len(attributes))
+    axes = fig.subplots(len(attributes), 1, sharex=True, height_ratios=heights, squeeze=False)[:, 0]
+    for ax, attribute in zip(axes, attributes):
+        rows = rows_by_attribute[attribute]
+        for i, row in enumerate(rows):
+            color = "#d62728" if row["flagged"] else "#4c72b0"
+            if row["accuracy_ci"]:
+                ax.plot(row["accuracy_ci"], [i, i], color=color, linewidth=2)
+            ax.plot([row["accuracy"]], [i], "o", color=color)
+            if row.get("human_accuracy") is not None:
+                ax.plot([row["human_accuracy"]], [i], "x", color="#555")
+        ax.set_yticks(range(len(rows)), [mpl_text(f"{r['group']} ({r['n_actors']})") for r in rows], fontsize=8)
+        ax.set_ylim(len(rows) - 0.5, -0.5)
+        ax.set_title(mpl_text(headings.get(attribute, attribute)), fontsize=9, loc="left")
+    axes[-1].set_xlim(0, 1)
+    axes[-1].set_xlabel("accuracy: o model, bar 95% CI, x raters")
     return to_data_uri(fig)

@@ -52,6 +52,7 @@ def render_report(
     cv_results=None,
     model_card=None,
     split=None,
+    held_out=None,
     title="mmemotion report",
     overwrite=False,
 ):
@@ -90,6 +91,11 @@ def render_report(
     split : dict, optional
         How train and test were separated: ``protocol`` (words), ``train_actors``,
         ``test_actors``, ``n_train``, ``n_test``. Overlapping actor sets raise the leakage alarm.
+    held_out : dict, optional
+        :func:`mmemotion.evaluation.analyse_held_out` of the held-out predictions (one split or
+        every actor out-of-fold): per-fold spread, reliability diagram and ECE before/after
+        temperature scaling, conformal prediction sets (also shown per clip in the gallery)
+        and the demographic audit, whose largest gap the trust section names.
     title : str, default="mmemotion report"
     overwrite : bool, default=False
         Replace existing files at ``path`` or its sidecar. Without it, existing files raise
@@ -120,8 +126,11 @@ def render_report(
 
         check_explains(explanation, model, explanation_name="the explanation", model_name="the model")
 
+    if evaluation is None and held_out:
+        evaluation = {"model": held_out["evaluation"]}
     sections = build_sections(dataset=dataset, evaluation=evaluation, explanation=explanation,
-                              history=history, cv_results=cv_results, model_card_=model_card, split=split)
+                              history=history, cv_results=cv_results, model_card_=model_card, split=split,
+                              held_out=held_out)
     generated = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
     html = _environment().get_template("report.html.j2").render(
         title=str(title),

@@ -18,6 +18,7 @@ import numpy as np
 from .. import __version__
 from ..datasets._codes import EMOTION_NAMES, EMOTIONS, LEVEL_NAMES, LEVELS, SENTENCES
 from . import _figures as fig
+from ._held_out_sections import audit_section, calibration_section, fold_rows, largest_gap_text
 
 __all__ = ["SECTIONS", "build_sections"]
 
@@ -27,6 +28,8 @@ SECTIONS = (
     ("eda", "Exploratory data analysis"),
     ("quality", "Data quality"),
     ("evaluation", "Evaluation on held-out actors"),
+    ("calibration", "Calibration and prediction sets"),
+    ("audit", "Demographic audit"),
     ("modality-importance", "Modality importance"),
     ("gallery", "Per-clip gallery"),
     ("trust", "Trust: sanity checks, leakage and human raters"),
@@ -347,13 +350,16 @@ def _cv_rows(cv_results, max_rows=30):
     return rows[:max_rows]
 
 
-def evaluation_section(evaluations, main, history, cv_results):
+def evaluation_section(evaluations, main, history, cv_results, held_out=None):
     numbers = {}
-    if main is None and history is None and cv_results is None:
+    if main is None and history is None and cv_results is None and not held_out:
         return unavailable("not available because no evaluation, training history or CV results were "
                            "passed (render_report(evaluation=evaluate(...))).")
     out = {"available": True, "main_model": main, "models": [], "numbers": numbers, "curves": None,
-           "cv_rows": None, "reason_metrics": None, "reason_curves": None, "reason_cv": None}
+           "cv_rows": None, "reason_metrics": None, "reason_curves": None, "reason_cv": None,
+           "folds": fold_rows(held_out)}
+    if out["folds"]:
+        numbers["folds"] = out["folds"]
     if main is not None:
         ev = evaluations[main]
         out["per_class"] = [(label, EMOTION_NAMES.get(label, ""), m) for label, m in ev["per_class"].items()]
@@ -519,7 +525,7 @@ def _item(seq, i):
     return None if seq is None else seq[i]
 
 
-def gallery(explanation, per_kind=3):
+def gallery(explanation, per_kind=3, sets=None):
     if explanation is None:
         return unavailable("not available because no explanation was passed.")
     if not len(explanation.clip_ids):
@@ -542,6 +548,7 @@ def gallery(explanation, per_kind=3):
             "video": None,
             "text": None,
             "shapley": None,
+            "set": None if sets is None else sets.get(str(explanation.clip_ids[i])),
         }
         for method, values in (getattr(explanation, "modality_shares", None) or {}).items():
             item["shares"][method] = dict(zip(modalities, np.asarray(values[i], dtype=float).tolist()))
@@ -570,6 +577,8 @@ def gallery(explanation, per_kind=3):
         "modalities": modalities,
         "missing": missing,
         "has_truth": explanation.y_true is not None,
+        "has_sets": sets is not None,
+        "confidence_level": None,
         "numbers": {"clips": numbers},
     }
 
@@ -586,7 +595,7 @@ def _is_synthetic(dataset):
     return root is not None and (Path(root) / "synthetic_truth.csv").is_file()
 
 
-def trust(explanation, evaluations, split, synthetic=False):
+def trust(explanation, evaluations, split, synthetic=False, held_out=None):
     numbers = {}
     sanity_rows = []
     if explanation is not None:
@@ -604,7 +613,18 @@ def trust(explanation, evaluations, split, synthetic=False):
         checks.append(f"train/test actor overlap: {len(overlap)} actor(s)")
     if explanation is not None:
         checks.append(f"{n_explain_alarms} warning(s) raised by explain()")
+    audit = (held_out or {}).get("audit")
+    gap_text = largest_gap_text(audit)
+    if audit is not None:
+        for attribute, group in audit["flagged"]:
+            row = next(r for r in audit["attributes"][attribute] if r["group"] == group)
+            if row["gap"] < 0:
+                alarms.append(f"The model is less accurate for {audit['headings'][attribute]} = {group} "
+                              f"({row['accuracy']:.3f} vs {row['others_accuracy']:.3f} for the other held-out "
+                              f"actors, permutation p = {row['p_value']:.3f}); see Demographic audit.")
+        checks.append(f"demographic gaps tested: {audit['n_comparisons']}, beyond chance: {len(audit['flagged'])}")
     numbers["alarms"] = alarms
+    numbers["largest_gap"] = gap_text
 
     human_rows = []
     all_rows = []
@@ -625,7 +645,7 @@ def trust(explanation, evaluations, split, synthetic=False):
                         "(processedResults/summaryTable.csv missing, or evaluate() called without votes=).")
     else:
         human_reason = None
-    if explanation is None and not evaluations and not split:
+    if explanation is None and not evaluations and not split and not held_out:
         return unavailable("not available because no explanation, evaluation or split was passed.")
     return {
         "available": True,
@@ -640,6 +660,7 @@ def trust(explanation, evaluations, split, synthetic=False):
         "human_figure": fig.model_vs_human(human_rows) if human_rows else None,
         "human_reason": human_reason,
         "simulated_votes": synthetic,
+        "largest_gap": gap_text,
         "numbers": numbers,
     }
 
@@ -693,7 +714,13 @@ def model_card(model_card, explanation):
     }
 
 
-def build_sections(*, dataset, evaluation, explanation, history, cv_results, model_card_, split):
+def _with_level(section, held_out):
+    if section.get("available") and held_out and held_out.get("conformal"):
+        section["confidence_level"] = held_out["conformal"]["confidence_level"]
+    return section
+
+
+def build_sections(*, dataset, evaluation, explanation, history, cv_results, model_card_, split, held_out=None):
     """Context of every section, keyed by section id."""
     frame, quality_frame = _frame_and_quality(dataset)
     evaluations, main = _main_evaluation(evaluation)
@@ -704,9 +731,11 @@ def build_sections(*, dataset, evaluation, explanation, history, cv_results, mod
             "overview": overview(frame, dataset, split, evaluations, main, explanation),
             "eda": eda(frame),
             "quality": quality(dataset, quality_frame),
-            "evaluation": evaluation_section(evaluations, main, history, cv_results),
+            "evaluation": evaluation_section(evaluations, main, history, cv_results, held_out),
+            "calibration": calibration_section(held_out),
+            "audit": audit_section(held_out),
             "modality-importance": modality_importance(explanation),
-            "gallery": gallery(explanation),
-            "trust": trust(explanation, evaluations, split, synthetic=_is_synthetic(dataset)),
+            "gallery": _with_level(gallery(explanation, sets=(held_out or {}).get("sets")), held_out),
+            "trust": trust(explanation, evaluations, split, synthetic=_is_synthetic(dataset), held_out=held_out),
             "model-card": model_card(model_card_, explanation),
         }

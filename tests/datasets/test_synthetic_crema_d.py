@@ -180,3 +180,24 @@ def test_simulated_vote_accuracy(presentation):
     single = [v for v in votes if ":" not in v]
     assert 0.03 < 1 - len(single) / len(votes) < 0.11  # ties, as in CREMA-D
     assert np.mean([v == "A" for v in single]) == pytest.approx(accuracy, abs=0.03)
+
+
+def test_weak_group_weakens_only_its_actors_cues(tmp_path):
+    small = {"n_actors": 4, "clips_per_actor": 6, "duration": 0.3, "verbose": False, "random_state": 0}
+    plain = make_synthetic_crema_d(tmp_path / "plain", **small)
+    weak = make_synthetic_crema_d(tmp_path / "weak", weak_group={"sex": "Male"}, weak_group_gain=0.0, **small)
+    demo = pd.read_csv(weak / "VideoDemographics.csv")
+    males = set(demo.loc[demo["Sex"] == "Male", "ActorID"])
+    truth_plain, truth_weak = pd.read_csv(plain / "synthetic_truth.csv"), pd.read_csv(weak / "synthetic_truth.csv")
+    is_male = truth_weak["clip_id"].str[:4].astype(int).isin(males)
+    assert males and (truth_weak.loc[is_male, "cue_gain"] == 0).all() and (truth_weak.loc[~is_male, "cue_gain"] == 1).all()
+    cues = [c for c in truth_weak if c.startswith("audio_") and c != "audio_cue_emotion"]
+    # Other actors' clips are unchanged; the weak group's cues no longer depend on the emotion.
+    pd.testing.assert_frame_equal(truth_weak.loc[~is_male, cues], truth_plain.loc[~is_male, cues])
+    assert not np.allclose(truth_weak.loc[is_male, cues], truth_plain.loc[is_male, cues])
+    with pytest.raises(ValueError, match="no generated actor matches"):
+        make_synthetic_crema_d(tmp_path / "x", weak_group={"Race": "Martian"}, **small)
+    with pytest.raises(ValueError, match="not demographic columns"):
+        make_synthetic_crema_d(tmp_path / "y", weak_group={"gender": "Male"}, **small)
+    with pytest.raises(ValueError, match=r"weak_group_gain must be in \[0, 1\]"):
+        make_synthetic_crema_d(tmp_path / "z", weak_group={"Sex": "Male"}, weak_group_gain=2, **small)

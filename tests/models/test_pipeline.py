@@ -1,5 +1,7 @@
 """make_default_pipeline: the manifest frame in, emotion codes out; grid search with cached features."""
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -141,3 +143,22 @@ def test_reference_frames_must_match_between_union_and_network(synthetic_bunch, 
     plain = make_default_pipeline(memory=shared_cache, **TINY_PIPELINE, speaker_norm="off")
     with pytest.raises(ValueError, match="appends 0 reference frames.*module__video_reference_frames=2"):
         plain.set_params(clf__module__video_reference_frames=2).fit(X, y)
+
+
+def test_metadata_routing_step_params_get_a_clear_error(synthetic_bunch):
+    import sklearn
+
+    X, y = synthetic_bunch.frame, synthetic_bunch.frame["emotion"]
+    pipe = make_default_pipeline(modalities=("text",), max_epochs=1, early_stopping=True)
+    with sklearn.config_context(enable_metadata_routing=True):
+        with pytest.raises(TypeError, match=r"pipe\['clf'\]\.set_fit_request\(groups=True\); pipe\.fit\(X, y, groups=\.\.\.\)"):
+            pipe.fit(X, y, clf__groups=X["actor_id"])
+        # The way the message names works, and the validation split holds out actors.
+        pipe["clf"].set_fit_request(groups=True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            pipe.fit(X, y, groups=X["actor_id"])
+        assert not [w for w in caught if "without `groups`" in str(w.message)]
+        assert "valid_loss" in pipe["clf"].history[-1]
+    # Without routing the step form is the one that works.
+    make_default_pipeline(modalities=("text",), max_epochs=1, early_stopping=True).fit(X, y, clf__groups=X["actor_id"])

@@ -169,3 +169,20 @@ def make_cv_results():
         "mean_fit_time": np.array([12.0, 11.5, 12.3]),
         "param_clf__lr": np.ma.masked_array([1e-3, 3e-3, 1e-2], mask=False),
     }
+
+
+def make_held_out_analysis(frame, *, seed=0):
+    """``analyse_held_out`` of random but better-than-chance predictions for every row of ``frame``."""
+    from mmemotion.evaluation import HeldOutPredictions, analyse_held_out
+
+    rng = np.random.default_rng(seed)
+    classes = list(EMOTIONS)
+    y = frame["emotion"].to_numpy().astype(str)
+    logits = rng.normal(size=(len(y), len(classes))) * 2
+    logits[np.arange(len(y)), [classes.index(t) for t in y]] += 2
+    proba = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    actors = frame["actor_id"].to_numpy()
+    held = HeldOutPredictions(proba=proba, classes=classes, y_true=y, actor_id=actors, fold=(actors - 1001) // 2,
+                              frame=frame[["clip_id", "sex", "age", "race", "ethnicity", "multimodal_vote"]]
+                              .reset_index(drop=True))
+    return analyse_held_out(held, n_boot=200, random_state=seed)

@@ -25,7 +25,7 @@ def frame(media):
 @pytest.fixture(scope="session")
 def full_inputs(frame, explanation_cls):
     """Every input of render_report, hand-made (see _report_fakes)."""
-    from ._report_fakes import make_cv_results, make_explanation, make_history
+    from ._report_fakes import make_cv_results, make_explanation, make_held_out_analysis, make_history
 
     from mmemotion.evaluation import evaluate
 
@@ -33,12 +33,13 @@ def full_inputs(frame, explanation_cls):
     return dict(
         dataset={"frame": frame, "quality": make_quality(), "root": "/data/CREMA-D"},
         evaluation=make_evaluation(evaluate, test, names=("fusion", "audio", "video", "baseline")),
-        explanation=make_explanation(explanation_cls, n=8),
+        explanation=make_explanation(explanation_cls, n=8, clip_ids=test["clip_id"].iloc[:8].tolist()),
         history=make_history(),
         cv_results=make_cv_results(),
         model_card={"params": {"lr": 1e-3, "max_epochs": 8}, "seeds": {"random_state": 0}},
         split={"protocol": "actor-independent hold-out", "train_actors": [1001, 1002, 1003, 1004],
                "test_actors": [1005, 1006], "n_train": 48, "n_test": 24},
+        held_out=make_held_out_analysis(frame),
     )
 
 

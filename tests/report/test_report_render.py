@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mmemotion.datasets._codes import EMOTIONS
 from mmemotion.evaluation import evaluate
 from mmemotion.report import SECTIONS, render_report
 
@@ -33,15 +34,15 @@ def strict_json(path):
 def test_sections_in_order_with_real_figures(full_report):
     html = full_report.read_text(encoding="utf-8")
     found = re.findall(r'<section class="card" id="([^"]+)">', html)
-    assert found == SECTION_IDS == ["overview", "eda", "quality", "evaluation", "modality-importance",
-                                    "gallery", "trust", "model-card"]
+    assert found == SECTION_IDS == ["overview", "eda", "quality", "evaluation", "calibration", "audit",
+                                    "modality-importance", "gallery", "trust", "model-card"]
     # Each modality name is a section id too (the EDA sub-sections), per the shared naming rule.
     for modality in ("audio", "video", "text"):
         assert html.count(f'id="{modality}"') == 1
     for sid in SECTION_IDS:
         assert "not available because" not in section_html(html, sid), sid
     # Figures are inlined; nothing would be fetched.
-    assert html.count('src="data:image/png;base64,') >= 15
+    assert html.count('src="data:image/png;base64,') >= 17
     assert not re.search(r'(src|href)="(https?:)?//', html)
     assert "<script" not in html
     assert 'http-equiv="Content-Security-Policy"' in html
@@ -68,6 +69,34 @@ def test_json_sidecar_holds_the_numbers(full_report, full_inputs):
     assert sections["model-card"]["versions"]["numpy"] == np.__version__
     # The page shows the same headline number as the sidecar.
     assert f"{100 * fusion['accuracy']:.1f}%" in section_html(full_report.read_text(encoding="utf-8"), "overview")
+
+
+def test_held_out_analysis_is_rendered(full_report, full_inputs):
+    html = full_report.read_text(encoding="utf-8")
+    analysis = full_inputs["held_out"]
+    sections = strict_json(full_report.with_suffix(".json"))["sections"]
+    # Per-fold spread beside the pooled figures.
+    evaluation = section_html(html, "evaluation")
+    assert "per-fold spread" in evaluation and evaluation.count("1005, 1006") == 1
+    assert [r["fold"] for r in sections["evaluation"]["folds"]["rows"]] == [0, 1, 2]
+    # Calibration before and after, conformal coverage and per-emotion set sizes.
+    calibration = section_html(html, "calibration")
+    assert f"{analysis['calibration']['before']['ece']:.3f}" in calibration
+    assert f"{analysis['calibration']['after']['ece']:.3f}" in calibration
+    assert f"{100 * analysis['conformal']['coverage']:.1f}%" in calibration
+    assert sections["calibration"]["conformal"]["per_class"].keys() == set(EMOTIONS)
+    # The audit lists every attribute with intervals; the largest gap is named in trust too.
+    audit = section_html(html, "audit")
+    for heading in ("sex", "age band", "race", "ethnicity"):
+        assert f"<h3>{heading}</h3>" in audit
+    gap = analysis["audit"]["largest_gap"]
+    assert "Largest demographic gap" in section_html(html, "trust")
+    assert f"{gap['gap']:+.3f}" in section_html(html, "trust")
+    # The gallery shows each explained clip's prediction set.
+    gallery = section_html(html, "gallery")
+    shown = sections["gallery"]["clips"]
+    assert gallery.count("90.0% prediction set") == len(shown)
+    assert all(item["set"] == analysis["sets"][item["clip_id"]] for item in shown)
 
 
 def test_models_are_shown_beside_the_baseline_and_chance(full_report, full_inputs):

@@ -1,8 +1,5 @@
 """Held-out metrics for emotion classifiers, and the comparison with CREMA-D's human raters.
 
-Only numpy and scikit-learn are used here, so the report (which must not import torch) can
-call it, and so can anyone evaluating predictions that did not come from mmemotion.
-
 Ties in the raters' majority vote
 ---------------------------------
 CREMA-D's ``summaryTable.csv`` joins tied majority labels with ``":"`` (e.g. ``"N:S"`` — about
@@ -26,7 +23,7 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
-from .datasets._codes import EMOTIONS, VOTE_LETTERS
+from ..datasets._codes import EMOTIONS, VOTE_LETTERS
 
 __all__ = ["PRESENTATIONS", "evaluate", "parse_vote", "human_agreement"]
 
