@@ -743,8 +743,8 @@ def build_parser():
     _add_data_args(p)
     p.add_argument("--out", required=True, metavar="NPZ")
     p.add_argument("--n-clips", type=int, default=24, help="held-out clips to explain (default 24)")
-    p.add_argument("--n-steps", type=int, default=32, help="Integrated-Gradients steps (default 32)")
-    p.add_argument("--shap-nsamples", type=int, default=32, help="GradientShap / SHAP draws per clip (default 32)")
+    p.add_argument("--n-steps", type=int, default=16, help="Integrated-Gradients steps (default 16)")
+    p.add_argument("--shap-nsamples", type=int, default=16, help="SHAP draws per clip (default 16)")
     p.add_argument("--all-clips", action="store_true", help="also use clips of the training actors")
     p.add_argument("--methods", choices=("full", "fast"), default="full",
                    help="full: every default method (maps, Shapley values, ablations, sanity checks); fast: exact "

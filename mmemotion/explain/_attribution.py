@@ -19,6 +19,13 @@ class PositionalForward(nn.Module):
     ``model(*inputs)`` (shap/explainers/_gradient.py, ``_PyTorchGradient.gradient``), so this thin
     wrapper fixes the order to ``modalities``; modalities left out are passed as None.
 
+    Context: a modality can carry observations that are read but never attributed (the speaker's
+    reference frames that ``ModalityUnion(speaker_norm="reference")`` appends to every clip). The
+    attribution methods then see only the clip's own part; the context tensors, one per entry of
+    ``context_dims``, come after the inputs (Captum's ``additional_forward_args``, which it repeats
+    along its path steps and draws) or from :attr:`bound` (shap, which explains one clip at a
+    time), and are appended along their axis before the network is called.
+
     Parameters
     ----------
     net : torch.nn.Module
@@ -27,15 +34,32 @@ class PositionalForward(nn.Module):
         Order of the positional tensors.
     probabilities : bool, default=False
         Return softmax probabilities instead of logits.
+    context_dims : dict, default=None
+        ``{position of a modality: tensor axis}`` of the modalities that take context.
+
+    Attributes
+    ----------
+    bound : tuple of Tensor or None
+        One context row per entry of ``context_dims``, used (broadcast over the batch) when a
+        call passes no context.
     """
 
-    def __init__(self, net, modalities, *, probabilities=False):
+    def __init__(self, net, modalities, *, probabilities=False, context_dims=None):
         super().__init__()
         self.net = net
         self.modalities = tuple(modalities)
         self.probabilities = probabilities
+        self.context_dims = dict(context_dims or {})
+        self.bound = None
 
     def forward(self, *inputs):
+        k = len(self.modalities)
+        inputs, context = list(inputs[:k]), inputs[k:]
+        if self.context_dims:
+            if not context:
+                context = tuple(c.expand(len(inputs[0]), *c.shape[1:]) for c in self.bound)
+            for (position, dim), extra in zip(sorted(self.context_dims.items()), context):
+                inputs[position] = torch.cat([inputs[position], extra.to(inputs[position].dtype)], dim=dim)
         out = self.net(**dict(zip(self.modalities, inputs)))
         return torch.softmax(out, dim=-1) if self.probabilities else out
 
@@ -44,12 +68,15 @@ def _numpy(tensors):
     return tuple(t.detach().cpu().numpy() for t in tensors)
 
 
-def integrated_gradients(forward, inputs, baselines, target, *, n_steps, internal_batch_size, **_):
+def integrated_gradients(forward, inputs, baselines, target, *, n_steps, internal_batch_size, context=(), **_):
     """Path-averaged gradients ``G`` of Integrated Gradients, the attribution is ``(x - b) * G``.
 
     Captum multiplies by ``inputs - baselines`` itself unless ``multiply_by_inputs=False``
     (captum/attr/_core/integrated_gradients.py). Keeping ``G`` separate lets the text attribution
     be split exactly over words even where a pooled coordinate is zero.
+
+    ``context`` (tensors with one row per clip) is passed to ``forward`` after the inputs and
+    not attributed (see :class:`PositionalForward`).
 
     Returns
     -------
@@ -65,6 +92,7 @@ def integrated_gradients(forward, inputs, baselines, target, *, n_steps, interna
         n_steps=n_steps,
         method="gausslegendre",
         internal_batch_size=internal_batch_size,
+        additional_forward_args=tuple(context) or None,
     )
     grads = _numpy(grads)
     deltas = _numpy(tuple(x - b for x, b in zip(inputs, baselines)))
@@ -75,7 +103,7 @@ def _integrated_gradients_attributions(forward, inputs, baselines, target, **kw)
     return integrated_gradients(forward, inputs, baselines, target, **kw)[0]
 
 
-def _gradient_shap(forward, inputs, baselines, target, *, background, n_draws, seed, **_):
+def _gradient_shap(forward, inputs, baselines, target, *, background, n_draws, seed, context=(), **_):
     from captum.attr import GradientShap
 
     # GradientShap draws the background rows with torch's RNG but the points on the path with
@@ -87,19 +115,21 @@ def _gradient_shap(forward, inputs, baselines, target, *, background, n_draws, s
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             attr = GradientShap(forward).attribute(
-                inputs, baselines=background, n_samples=n_draws, stdevs=0.0, target=target
+                inputs, baselines=background, n_samples=n_draws, stdevs=0.0, target=target,
+                additional_forward_args=tuple(context) or None,
             )
     finally:
         np.random.set_state(state)
     return _numpy(attr)
 
 
-def _saliency(forward, inputs, baselines, target, **_):
+def _saliency(forward, inputs, baselines, target, context=(), **_):
     from captum.attr import Saliency
 
     # Leaf copies that already require gradients: Captum would otherwise warn once per input.
     inputs = tuple(x.detach().clone().requires_grad_() for x in inputs)
-    return _numpy(Saliency(forward).attribute(inputs, target=target, abs=True))
+    return _numpy(Saliency(forward).attribute(inputs, target=target, abs=True,
+                                              additional_forward_args=tuple(context) or None))
 
 
 #: Captum gradient methods by public name; all share one signature and return a tuple of arrays.
@@ -110,7 +140,7 @@ GRADIENT_METHODS = {
 }
 
 
-def shap_gradient(forward, inputs, target, *, background, n_draws, seed, batch_size):
+def shap_gradient(forward, inputs, target, *, background, n_draws, seed, batch_size, context=()):
     """SHAP values (expected gradients) of the logit of each clip's top class.
 
     Uses :class:`shap.GradientExplainer` with a list of tensors (one per modality). Quirks of
@@ -122,6 +152,9 @@ def shap_gradient(forward, inputs, target, *, background, n_draws, seed, batch_s
     - With a single input the values come back as one array instead of a list.
     - It reseeds numpy's *global* RNG (``np.random.seed(rseed)``), so the caller's state is saved
       and restored here.
+    - It has no extra forward arguments, so clips with ``context`` (one row per clip, see
+      :class:`PositionalForward`) are explained one at a time with their context bound to
+      ``forward``; every background clip is then read with the explained clip's context.
 
     Returns
     -------
@@ -134,17 +167,33 @@ def shap_gradient(forward, inputs, target, *, background, n_draws, seed, batch_s
         return tuple(np.zeros(x.shape, dtype=np.float32) for x in inputs)
     state = np.random.get_state()
     try:
+        if context:
+            forward.bound = tuple(c[:1] for c in context)
         explainer = shap.GradientExplainer(forward, list(background), batch_size=batch_size)
-        values, ranks = explainer.shap_values(
-            [x.detach().clone() for x in inputs],
-            nsamples=n_draws,
-            ranked_outputs=1,
-            output_rank_order="max",
-            rseed=seed,
-        )
+        if context:
+            rows = []
+            for j in range(len(inputs[0])):
+                forward.bound = tuple(c[j : j + 1] for c in context)
+                rows.append(_shap_values(explainer, [x[j : j + 1] for x in inputs], n_draws, seed + j))
+            values = [np.concatenate([r[i] for r in rows]) for i in range(len(inputs))]
+        else:
+            values = _shap_values(explainer, list(inputs), n_draws, seed)
     finally:
         np.random.set_state(state)
+        if context:
+            forward.bound = None
+    return tuple(values)
+
+
+def _shap_values(explainer, inputs, n_draws, seed):
+    values, ranks = explainer.shap_values(
+        [x.detach().clone() for x in inputs],
+        nsamples=n_draws,
+        ranked_outputs=1,
+        output_rank_order="max",
+        rseed=seed,
+    )
     if not isinstance(values, list):
         values = [values]
-    # ranks[:, 0] is the argmax of the logits, i.e. ``target`` (up to exact ties).
-    return tuple(np.asarray(v)[..., 0].astype(np.float32) for v in values)
+    # ranks[:, 0] is the argmax of the logits, i.e. the target (up to exact ties).
+    return [np.asarray(v)[..., 0].astype(np.float32) for v in values]

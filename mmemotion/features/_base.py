@@ -293,25 +293,33 @@ class BaseFileTransformer(TransformerMixin, BaseEstimator):
                 if reason is None:
                     out[i] = arr
                     continue
-                source = _describe(items[i], i)
-                if self.on_error == "raise":
-                    raise MediaError(
-                        source,
-                        f"{reason} [{type(self).__name__}; fix or remove this file, or pass on_error='zero' "
-                        "to get a zero row and a warning instead]",
-                    )
-                failed.append(f"{source} ({reason})")
+                failed.append(self._failure(items[i], i, reason))
                 out[i] = 0
 
         if batch_key is not None and not failed:
             cache.save(batch_key, out)
         if failed:
-            listed = "; ".join(failed[:_MAX_LISTED])
-            more = f"; and {len(failed) - _MAX_LISTED} more" if len(failed) > _MAX_LISTED else ""
-            warnings.warn(
-                f"{type(self).__name__}: {len(failed)} of {len(items)} files could not be read and were "
-                f"replaced by zero rows (on_error='zero'): {listed}{more}",
-                MediaWarning,
-                stacklevel=3,
-            )
+            self._warn_unreadable(failed, len(items), stacklevel=4)
         return out
+
+    def _failure(self, item, index, reason):
+        """Raise the error of an unreadable file (``on_error="raise"``) or describe it."""
+        source = _describe(item, index)
+        if self.on_error == "raise":
+            raise MediaError(
+                source,
+                f"{reason} [{type(self).__name__}; fix or remove this file, or pass on_error='zero' "
+                "to get a zero row and a warning instead]",
+            )
+        return f"{source} ({reason})"
+
+    def _warn_unreadable(self, failed, n_items, stacklevel):
+        """One warning listing the files replaced by zero rows (``on_error="zero"``)."""
+        listed = "; ".join(failed[:_MAX_LISTED])
+        more = f"; and {len(failed) - _MAX_LISTED} more" if len(failed) > _MAX_LISTED else ""
+        warnings.warn(
+            f"{type(self).__name__}: {len(failed)} of {n_items} files could not be read and were "
+            f"replaced by zero rows (on_error='zero'): {listed}{more}",
+            MediaWarning,
+            stacklevel=stacklevel,
+        )

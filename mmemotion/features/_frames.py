@@ -1,5 +1,6 @@
 """Evenly spaced, resized video frames decoded with OpenCV."""
 
+import collections
 import itertools
 import os
 import threading
@@ -9,12 +10,14 @@ from numbers import Integral
 import cv2
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 
-from ._base import BaseFileTransformer
-from ._errors import MediaError, MediaWarning
+from ..utils import progress
+from ._base import BaseFileTransformer, _extract_safely
+from ._errors import MediaError
 from ._face_detect import detected_face_box, require_detector, square_box
-from ._speaker_face import BOX_FIELDS, BoxedPath, BoxKeyedCache, speaker_boxes
+from ._speaker_face import BOX_FIELDS, BoxedPath, BoxKeyedCache, speaker_boxes, speaker_groups
 
 __all__ = ["FaceFallbackWarning", "FrameSampler", "face_box"]
 
@@ -206,6 +209,36 @@ def face_box(frames, *, margin=0.1, min_fraction=0.002, detect=True):
     return _clip_face_box(frames, margin=margin, min_fraction=min_fraction, detect=detect)[0]
 
 
+# FFmpeg reports an FLV's frame count as the container's duration times the frame rate, and that
+# duration includes the audio's tail: CREMA-D-like clips (flv1 + mp3 at 44.1 kHz, made with
+# FFmpeg) report one frame more than they hold. The frames wanted under each count down to this
+# many fewer are retrieved (24 instead of 16 at the defaults, ~0.25 ms each at 480x360), so such
+# clips need no second decoding pass; each further frame of slack costs about 8 more retrievals.
+_COUNT_SLACK = 1
+
+# Retrieved frames go into buffers reused from clip to clip (one set per thread): a fresh 480x360
+# frame costs its page faults on every retrieve, 0.45 instead of 0.24 ms per frame (measured).
+_pool = threading.local()
+
+
+def _frame_buffers(n, shape):
+    """``n`` BGR frame buffers of ``shape`` for this thread; they are overwritten by the next
+    clip decoded in it."""
+    buffers = getattr(_pool, "buffers", [])
+    if len(buffers) < n or buffers[0].shape != shape:
+        buffers = _pool.buffers = [np.empty(shape, dtype=np.uint8) for _ in range(n)]
+    return buffers
+
+
+# crop="speaker_face": a clip waiting for its speaker's box keeps its sampled frames cut to its own
+# box grown by this fraction of the box's side on each side (within the frame). The speaker's box,
+# a median over the clips of one fixed camera, lies inside unless the clip's box is off by more.
+_REGION_GROWTH = 0.25
+# Waiting frames of one speaker beyond this many bytes are not kept: those clips are decoded again
+# once the box is known. CREMA-D-like clips at 480x360 wait with ~4.6 MB each (16 frames cut to
+# the grown box; 7.9 MB uncut), so ~400 MB for a speaker's ~80 clips.
+_WAITING_BYTES = 2**30
+
 # ------------------------------------------------------------------ counting heuristic fallbacks
 # Which clips of one FrameSampler call fell back to the heuristic. _extract_one may run in a
 # worker process (loky, Dask), whose memory the caller never sees, and BaseFileTransformer only
@@ -240,19 +273,22 @@ class _FaceCrop(np.ndarray):
 class FrameSampler(BaseFileTransformer):
     """``n_frames`` evenly spaced, cropped and resized frames per video, one flattened row per clip.
 
-    Each video is decoded in one sequential pass (one exception below): every frame is
-    ``grab()``-ed (demuxed and decoded) but only the ``n_frames`` wanted frames are
-    ``retrieve()``-d (converted to BGR), cropped and resized. Seeking to each wanted frame instead is 3-5x slower on FLV/H.264,
-    because every seek decodes again from the previous key frame.
+    Each video is decoded in one sequential pass, whatever the crop (one exception below): every
+    frame is ``grab()``-ed (demuxed and decoded) but only the wanted frames are ``retrieve()``-d
+    (converted to BGR), cropped and resized. Seeking to each wanted frame instead is 3-5x slower
+    on FLV/H.264, because every seek decodes again from the previous key frame.
 
     Frame ``t`` of ``n_frames`` is frame ``round(t * (N - 1) / (n_frames - 1))`` of a clip with
     ``N`` frames (first and last included). Edge cases:
 
     - **fewer than** ``n_frames`` **frames**: indices repeat, so frames are duplicated
       (nearest neighbour in time); a 5-frame clip gives each frame about 3 times.
-    - **container over-states the frame count** (truncated files; FFmpeg estimates the count from
-      the duration): the stream ends at ``M`` frames before the last wanted frame. This is the
-      one case decoded twice: the second pass knows ``M`` and samples exactly.
+    - **container over-states the frame count**: FFmpeg estimates the count of an FLV from the
+      container's duration, which includes the audio's tail, so CREMA-D-like clips (flv1 + mp3)
+      report a frame more than they hold. The frames wanted under both counts (the reported one
+      and one fewer) are retrieved, so such a clip is still sampled exactly in one pass.
+      When the stream ends earlier (truncated files), it is decoded a second time, knowing the
+      true count ``M``, and sampled exactly.
     - **no frame count** (0 or negative ``CAP_PROP_FRAME_COUNT``): frames are counted by
       grabbing while every ``s``-th frame is retrieved into a buffer of at most
       ``2 * n_frames`` frames; when the buffer fills, every other frame is dropped and ``s``
@@ -276,13 +312,17 @@ class FrameSampler(BaseFileTransformer):
         :func:`face_box` once per clip from the sampled frames, so the crop does not jitter
         (``"face"``), one box per speaker for all of that speaker's clips (``"speaker_face"``),
         or the whole frame, aspect ratio not kept (None). ``"speaker_face"`` needs a DataFrame
-        X with ``speaker_column``; it finds each clip's box as ``"face"`` does (a first decoding
-        pass), then crops every clip of a speaker with the per-coordinate median centre and
-        side of the speaker's detected boxes (of all its boxes if the detector found none),
-        computed from the clips being transformed, as ``ModalityUnion``'s speaker statistics
+        X with ``speaker_column``; it finds each clip's box as ``"face"`` does, then crops every
+        clip of a speaker with the per-coordinate median centre and side of the speaker's
+        detected boxes (of all its boxes if the detector found none), computed from the clips
+        being transformed, as ``ModalityUnion``'s speaker statistics
         are: a speaker filmed by a fixed camera (CREMA-D's studio) is then cropped identically
         in every clip, so per-speaker comparisons see expression, not crop jitter (module
-        ``mmemotion.features._speaker_face`` has the measurements). ``"face"`` runs dlib's
+        ``mmemotion.features._speaker_face`` has the measurements). Each clip is still decoded
+        once: clips are taken speaker by speaker, and a clip's sampled frames wait, cut to its own
+        box grown by a quarter of its side, until the speaker's box is known (a clip whose
+        speaker box reaches outside that region, or whose speaker's waiting frames would pass
+        1 GiB, is decoded again with the box). ``"face"`` runs dlib's
         HOG face detector on 3 of the sampled frames (~13 ms each at 480x360); clips where it
         finds no face are cropped by :func:`face_box`'s colour/motion heuristic instead, and
         each ``fit_transform``/``transform`` that had such clips emits one
@@ -411,84 +451,88 @@ class FrameSampler(BaseFileTransformer):
             return cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
         return cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)[:, :, None]
 
-    def _keep(self, frame, box=None):
-        # "face" needs all sampled frames at full resolution to place one box per clip; the
-        # other crops (and a speaker's box) are known up front, so frames are shrunk as soon as
-        # they are retrieved.
-        if box is not None:
-            return self._finish(frame, box)
-        if self.crop in ("face", "speaker_face"):
-            return frame
-        box = _centre_box(*frame.shape[:2]) if self.crop == "center" else None
-        return self._finish(frame, box)
+    def _positions(self, count):
+        """Indices of the sampled frames of a clip of ``count`` frames."""
+        return np.linspace(0, count - 1, self.n_frames).round().astype(int)
 
-    def _decode(self, cap, reported, box=None):
+    def _decode(self, cap, reported):
         """Single pass over the stream.
 
-        Returns ``({frame index: kept frame}, frames seen, complete)``; ``complete`` is False when
-        the stream ended before the last wanted frame of a reported count.
+        Returns ``({frame index: BGR frame}, frame count, complete)``; the count is the reported
+        one unless the stream ended before it, and ``complete`` is False when it ended more than
+        ``_COUNT_SLACK`` frames before it.
         """
-        kept = {}
         if reported > 0:
-            wanted = set(np.linspace(0, reported - 1, self.n_frames).round().astype(int).tolist())
+            plans = {m: self._positions(m) for m in range(max(reported - _COUNT_SLACK, 1), reported + 1)}
+            wanted = set(np.concatenate(list(plans.values())).tolist())
             last = max(wanted)
-            seen = 0
+            shape = (int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), 3)
+            buffers = _frame_buffers(len(wanted), shape)
+            raw, seen = {}, 0
             while seen <= last and cap.grab():
                 if seen in wanted:
-                    ok, frame = cap.retrieve()
+                    ok, frame = cap.retrieve(buffers[len(raw)])
                     if ok and frame is not None:
-                        kept[seen] = self._keep(frame, box)
+                        raw[seen] = frame
                 seen += 1
-            return kept, seen, seen > last
-        stride, seen = 1, 0
+            count = reported if seen > last else seen
+            if count not in plans:
+                return raw, count, False
+            keep = set(plans[count].tolist())
+            return {i: f for i, f in raw.items() if i in keep}, count, True
+        kept, stride, seen = {}, 1, 0
         while cap.grab():
             if seen % stride == 0:
                 ok, frame = cap.retrieve()
                 if ok and frame is not None:
-                    kept[seen] = self._keep(frame, box)
+                    kept[seen] = frame
                 if len(kept) > 2 * self.n_frames:
                     stride *= 2
                     kept = {i: f for i, f in kept.items() if i % stride == 0}
             seen += 1
         return kept, seen, True
 
-    def _read(self, path, count=None, box=None):
+    def _read(self, path, count=None):
         cap = _open_video(path)
         try:
             if not cap.isOpened():
                 raise MediaError(path, "OpenCV/FFmpeg cannot open it as a video (not a video, corrupt or unsupported codec)")
             reported = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if count is None else count
-            return *self._decode(cap, reported, box), reported
+            return *self._decode(cap, reported), reported
         finally:
             cap.release()
 
-    def _read_sampled(self, path, box=None):
-        """``({frame index: kept frame}, frame count)`` of the sampled frames of one video."""
-        kept, seen, complete, reported = self._read(path, box=box)
+    def _sample(self, path):
+        """``({frame index: BGR frame}, order)``: the decoded frames of one video and the index of
+        the frame shown at each of the ``n_frames`` positions. The frames may live in this thread's
+        reused buffers (:func:`_frame_buffers`): copy what must outlive the next decoding."""
+        kept, seen, complete, reported = self._read(path)
         if not complete and seen > 0:
-            # The container over-stated the count, so the wanted frames near the end were never
-            # reached. Now that the true count is known, decode once more and pick exactly.
-            kept, seen, _, _ = self._read(path, count=seen, box=box)
+            # The stream ended well before the reported count (a truncated file), so the wanted
+            # frames near the end were never reached. Now that the true count is known, decode
+            # once more and pick exactly.
+            kept, seen, _, _ = self._read(path, count=seen)
         if not kept:
             raise MediaError(path, f"no decodable video frame (container reports {reported} frames)")
-        return kept, seen
+        # `seen` equals the reported count when the container told the truth (the wanted
+        # positions are then exactly the retrieved frames) and the real count otherwise.
+        return kept, _nearest(list(kept), self._positions(seen)).tolist()
+
+    def _stack(self, frames, order, box):
+        """``(channels, n_frames, height, width)`` uint8 from the BGR frames shown at ``order``."""
+        done = {i: self._finish(frames[i], box) for i in set(order)}
+        return np.ascontiguousarray(np.stack([done[i] for i in order]).transpose(3, 0, 1, 2))
 
     def _extract_one(self, item):
         path = os.fspath(item)
         box = getattr(item, "box", None)  # a speaker's box (crop="speaker_face")
-        kept, seen = self._read_sampled(path, box)
-        # `seen` equals the reported count when the container told the truth (the wanted
-        # positions are then exactly the retrieved frames) and the real count otherwise.
-        positions = np.linspace(0, seen - 1, self.n_frames).round().astype(int)
-        order = _nearest(list(kept), positions)
+        frames, order = self._sample(path)
         detected = True
         if box is None and self.crop in ("face", "speaker_face"):
-            box, detected = _clip_face_box([kept[i] for i in sorted(kept)])
-            cache = {i: self._finish(kept[i], box) for i in set(order.tolist())}
-        else:
-            cache = kept
-        frames = np.stack([cache[i] for i in order.tolist()])  # (T, H, W, C)
-        out = np.ascontiguousarray(frames.transpose(3, 0, 1, 2))  # (C, T, H, W) uint8
+            box, detected = _clip_face_box([frames[i] for i in sorted(frames)])
+        elif box is None and self.crop == "center":
+            box = _centre_box(*frames[order[0]].shape[:2])
+        out = self._stack(frames, order, box)
         token = getattr(self, "_face_token", None)
         if detected or token is None:
             return out
@@ -510,34 +554,90 @@ class FrameSampler(BaseFileTransformer):
             )
         return _SpeakerItems(items, X[self.speaker_column].tolist())
 
-    def _speaker_boxed(self, items):
-        """First pass of ``crop="speaker_face"``: each clip's box, then one box per speaker;
-        returns the items as :class:`BoxedPath` (unreadable or missing items are left as they
-        are, for the second pass to report)."""
-        finder = FaceBoxes(n_frames=self.n_frames, n_jobs=self.n_jobs, memory=self.memory,
-                            on_error="zero", verbose=self.verbose)
-        finder.output_shape_ = (len(BOX_FIELDS),)
-        with warnings.catch_warnings():
-            # An unreadable clip gets a zero record here; the second pass reports it (or raises).
-            warnings.simplefilter("ignore", MediaWarning)
-            records = finder._extract_all(list(items))
+    def _extract_by_speaker(self, items):
+        """``crop="speaker_face"``: one decoding pass per clip (see ``crop``)."""
+        finder = FaceBoxes(n_frames=self.n_frames, memory=self.memory)
+        records, known = finder._cached_records(items)
+        out = np.empty((len(items), *self.output_shape_), dtype=np.uint8)
+        done = self._scan_speakers(items, records, known, out, finder)
         boxes, undetected = speaker_boxes(records, items.speakers)
         if undetected:
-            listed = ", ".join(map(str, undetected[:10])) + (", ..." if len(undetected) > 10 else "")
-            warnings.warn(
-                f"FrameSampler(crop='speaker_face'): the face detector found no face in any clip of "
-                f"{len(undetected)} of {len(set(map(str, items.speakers)))} speakers ({listed}); their box comes "
-                "from face_box's colour/motion heuristic. Expected for drawn (synthetic) faces, faces under ~80 "
-                "pixels or turned away; check these speakers' clips, or use crop='center'.",
-                FaceFallbackWarning,
-                stacklevel=4,
-            )
-        return [BoxedPath(item, box) if records[i, 2] > records[i, 0] else item
-                for i, (item, box) in enumerate(zip(items, boxes))]
+            self._warn_undetected(undetected, items.speakers)
+        boxed = [BoxedPath(item, box) if records[i, 2] > records[i, 0] else item
+                 for i, (item, box) in enumerate(zip(items, boxes))]
+        rest = np.flatnonzero(~done)
+        if len(rest) == len(items):
+            # Every box was cached: the per-file (and whole-batch) cache of the crops applies.
+            return super()._extract_all(boxed)
+        if len(rest):
+            out[rest] = super()._extract_all([boxed[i] for i in rest])
+        return out
+
+    def _scan_speakers(self, items, records, known, out, finder):
+        """Decode the clips whose box is not cached, speaker by speaker, and crop a speaker's clips
+        into ``out`` as soon as its last clip is in; fills ``records`` and returns which rows of
+        ``out`` are done."""
+        groups = list(speaker_groups(items.speakers).values())
+        todo = [i for group in groups for i in group if not known[i]]
+        done = np.zeros(len(items), dtype=bool)
+        if not todo:
+            return done
+        group_of = {i: g for g, group in enumerate(groups) for i in group}
+        left = collections.Counter(group_of[i] for i in todo)
+        box_cache, crop_cache = finder._cache(), self._cache()
+        waiting, failed = {}, []
+        # Items in speaker order, so that only one speaker's frames wait at a time; the generator
+        # hands results back in that order.
+        tasks = (delayed(_extract_safely)(_ClipScan(n_frames=self.n_frames), items[i], i, None, None) for i in todo)
+        results = Parallel(n_jobs=self.n_jobs, return_as="generator")(tasks)
+        bar = progress(results, verbose=self.verbose, desc=type(self).__name__, total=len(todo), unit="file")
+        for i, (scan, reason) in zip(todo, bar):
+            if reason is not None:
+                failed.append(self._failure(items[i], i, reason))
+                out[i], done[i] = 0, True
+            else:
+                records[i], region, frames, order = scan
+                if box_cache is not None:
+                    box_cache.save(box_cache.key(items[i]), records[i])
+                if sum(_nbytes(w[1]) for w in waiting.values()) + _nbytes(frames) <= _WAITING_BYTES:
+                    waiting[i] = region, frames, order
+            left[group_of[i]] -= 1
+            if left[group_of[i]] == 0:
+                group = groups[group_of[i]]
+                boxes, _ = speaker_boxes(records[group], [items.speakers[j] for j in group])
+                for j, box in zip(group, boxes):
+                    if j in waiting:
+                        done[j] = self._crop_waiting(out, j, box, waiting.pop(j), crop_cache, items[j])
+        if failed:
+            self._warn_unreadable(failed, len(items), stacklevel=6)
+        return done
+
+    def _crop_waiting(self, out, index, box, waiting, cache, item):
+        """Crop a waiting clip with its speaker's box into ``out[index]``; False when the box
+        reaches outside the frames kept (the clip is then decoded again)."""
+        (ry0, rx0, ry1, rx1), frames, order = waiting
+        y0, x0, y1, x1 = box
+        if not (ry0 <= y0 and rx0 <= x0 and y1 <= ry1 and x1 <= rx1):
+            return False
+        out[index] = self._stack(frames, order, (y0 - ry0, x0 - rx0, y1 - ry0, x1 - rx0))
+        if cache is not None:
+            cache.save(cache.key(BoxedPath(item, box)), out[index])
+        return True
+
+    def _warn_undetected(self, undetected, speakers):
+        listed = ", ".join(map(str, undetected[:10])) + (", ..." if len(undetected) > 10 else "")
+        warnings.warn(
+            f"FrameSampler(crop='speaker_face'): the face detector found no face in any clip of "
+            f"{len(undetected)} of {len(set(map(str, speakers)))} speakers ({listed}); their box comes "
+            "from face_box's colour/motion heuristic. Expected for drawn (synthetic) faces, faces under ~80 "
+            "pixels or turned away; check these speakers' clips, or use crop='center'.",
+            FaceFallbackWarning,
+            stacklevel=5,
+        )
 
     def _extract_all(self, items):
         if self.crop == "speaker_face":
-            return super()._extract_all(self._speaker_boxed(items))
+            return self._extract_by_speaker(items)
         if self.crop != "face":
             return super()._extract_all(items)
         # A fresh token per call keeps concurrent calls (threads) apart in the ledger; it rides
@@ -585,9 +685,9 @@ class _SpeakerItems(list):
 
 
 class FaceBoxes(FrameSampler):
-    """First pass of ``FrameSampler(crop="speaker_face")``: one record of
-    :data:`~mmemotion.features._speaker_face.BOX_FIELDS` per clip (box found as ``crop="face"``
-    finds it, detected or not, frame size), cached like frames under its own name."""
+    """Each clip's box record (:data:`~mmemotion.features._speaker_face.BOX_FIELDS`: the box
+    ``crop="face"`` finds, whether the detector found it, the frame size), as
+    ``FrameSampler(crop="speaker_face")`` finds it; cached like frames under its own name."""
 
     _extract_params = ("n_frames",)
 
@@ -595,14 +695,46 @@ class FaceBoxes(FrameSampler):
         super().__init__(n_frames=n_frames, crop="face", n_jobs=n_jobs, memory=memory, on_error=on_error,
                          verbose=verbose)
 
+    def _scan(self, item):
+        """``(record, region, {frame index: frame cut to region}, order)`` of one clip; the
+        region is the clip's box grown by ``_REGION_GROWTH`` of its side, inside the frame."""
+        frames, order = self._sample(os.fspath(item))
+        box, detected = _clip_face_box([frames[i] for i in sorted(frames)])
+        h, w = frames[order[0]].shape[:2]
+        y0, x0, y1, x1 = box
+        grow = int(np.ceil(_REGION_GROWTH * max(y1 - y0, x1 - x0)))
+        region = (max(y0 - grow, 0), max(x0 - grow, 0), min(y1 + grow, h), min(x1 + grow, w))
+        cut = {i: frames[i][region[0]:region[2], region[1]:region[3]].copy() for i in set(order)}
+        return np.asarray([*box, int(detected), h, w], dtype=np.int32), region, cut, order
+
     def _extract_one(self, item):
-        kept, _ = self._read_sampled(os.fspath(item))
-        frames = [kept[i] for i in sorted(kept)]
-        box, detected = _clip_face_box(frames)
-        return np.asarray([*box, int(detected), *frames[0].shape[:2]], dtype=np.int32)
+        return self._scan(item)[0]
+
+    def _cached_records(self, items):
+        """``(records, known)``: the cached record of each item (zeros where none) and which are."""
+        records = np.zeros((len(items), len(BOX_FIELDS)), dtype=np.int32)
+        known = np.zeros(len(items), dtype=bool)
+        cache = self._cache()
+        for i, item in enumerate(items):
+            if cache is not None and isinstance(item, (str, os.PathLike)):
+                hit = cache.load(cache.key(item), records.shape[1:], records.dtype)
+                if hit is not None:
+                    records[i], known[i] = hit, True
+        return records, known
 
     def _extract_all(self, items):
         return BaseFileTransformer._extract_all(self, items)
 
     def _work_dtype(self):
         return np.dtype(np.int32)
+
+
+class _ClipScan(FaceBoxes):
+    """A clip's :meth:`FaceBoxes._scan` as the per-file work (the pass of ``crop="speaker_face"``)."""
+
+    def _extract_one(self, item):
+        return self._scan(item)
+
+
+def _nbytes(frames):
+    return sum(f.nbytes for f in frames.values())

@@ -18,7 +18,7 @@ import pandas as pd
 from ._cache import FeatureCache
 from ._face_detect import square_box
 
-__all__ = ["BOX_FIELDS", "BoxKeyedCache", "BoxedPath", "speaker_boxes"]
+__all__ = ["BOX_FIELDS", "BoxKeyedCache", "BoxedPath", "speaker_boxes", "speaker_groups"]
 
 #: Columns of a clip's box record: the box, whether the detector found it, the frame size.
 BOX_FIELDS = ("y0", "x0", "y1", "x1", "detected", "height", "width")
@@ -34,6 +34,26 @@ class BoxedPath(str):
 
     def __reduce__(self):
         return BoxedPath, (str(self), self.box)
+
+
+def speaker_groups(speakers):
+    """The clips of each speaker, in order of first appearance.
+
+    Parameters
+    ----------
+    speakers : array-like of shape (n_clips,)
+        Speaker of each clip; a missing value makes the clip its own speaker.
+
+    Returns
+    -------
+    groups : dict
+        ``("speaker", name)`` or, for a clip without a speaker, ``("clip", index)``, mapped to
+        the list of the clips' indices.
+    """
+    groups = {}
+    for i, speaker in enumerate(speakers):
+        groups.setdefault(("clip", i) if pd.isna(speaker) else ("speaker", speaker), []).append(i)
+    return groups
 
 
 def speaker_boxes(records, speakers):
@@ -56,9 +76,7 @@ def speaker_boxes(records, speakers):
         Speakers none of whose clips had a detected face.
     """
     records = np.asarray(records, dtype=np.int64)
-    groups = {}
-    for i, speaker in enumerate(speakers):
-        groups.setdefault(("clip", i) if pd.isna(speaker) else ("speaker", speaker), []).append(i)
+    groups = speaker_groups(speakers)
     valid = records[:, 2] > records[:, 0]
     out = [tuple(int(v) for v in r[:4]) for r in records]
     undetected = []

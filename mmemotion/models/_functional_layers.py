@@ -14,6 +14,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ._hog_kernel import hog_cells
+
 __all__ = ["masked_time_statistics", "HOGLayer"]
 
 
@@ -70,6 +72,20 @@ class HOGLayer(nn.Module):
         self.register_buffer("sin2phi", torch.sin(2 * phi).view(1, -1, 1, 1), persistent=False)
 
     def forward(self, grey):
+        if grey.device.type == "cpu" and min(grey.shape[-2:]) >= 2 and grey.dtype in (torch.float32, torch.float64):
+            cells = hog_cells(grey, self.cos2phi, self.sin2phi, self.cell)
+        else:
+            cells = self._cells(grey)
+        blocks = torch.cat(
+            [cells[:, :, :-1, :-1], cells[:, :, 1:, :-1], cells[:, :, :-1, 1:], cells[:, :, 1:, 1:]], dim=1
+        )
+        # The epsilon keeps near-flat blocks (background) from being blown up to unit norm, and
+        # keeps the layer smooth enough for Integrated Gradients' quadrature.
+        return blocks / torch.sqrt((blocks**2).sum(dim=1, keepdim=True) + 1e-2)
+
+    def _cells(self, grey):
+        """The cell histograms in torch operations (any device); on the CPU :func:`hog_cells`
+        computes the same numbers several times faster."""
         # Central differences by slicing (edge pixels: one-sided), several times faster on CPU
         # than a 1-channel conv2d.
         x = grey.unsqueeze(1)
@@ -87,10 +103,4 @@ class HOGLayer(nn.Module):
         cos2, sin2 = (gx * gx - gy * gy) / sq, 2 * gx * gy / sq
         similarity = F.relu(cos2 * self.cos2phi + sin2 * self.sin2phi)
         votes = mag * (similarity * similarity)
-        cells = F.avg_pool2d(votes, self.cell)
-        blocks = torch.cat(
-            [cells[:, :, :-1, :-1], cells[:, :, 1:, :-1], cells[:, :, :-1, 1:], cells[:, :, 1:, 1:]], dim=1
-        )
-        # The epsilon keeps near-flat blocks (background) from being blown up to unit norm, and
-        # keeps the layer smooth enough for Integrated Gradients' quadrature.
-        return blocks / torch.sqrt((blocks**2).sum(dim=1, keepdim=True) + 1e-2)
+        return F.avg_pool2d(votes, self.cell)

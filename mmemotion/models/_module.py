@@ -146,6 +146,9 @@ class _VideoHOGStream(nn.Module):
         super().__init__()
         _, _, h, w = shape
         self.n_reference = int(n_reference)
+        #: False while the reference frames are fixed context (``explain``): their HOG is then
+        #: computed without gradients, which halves the backward pass through the stream.
+        self.reference_gradients = True
         self.grid = tuple(grid) if grid is not None else None
         # Small frames (thumbnails, tests) get smaller cells: HOG needs at least 2x2 of them.
         cell = max(1, min(cell, h // 2, w // 2))
@@ -177,10 +180,15 @@ class _VideoHOGStream(nn.Module):
             # The HOG layer has no weights: in training nothing upstream needs its gradient, so
             # skipping autograd's bookkeeping here more than halves the cost of the video stream.
             with torch.set_grad_enabled(grey.requires_grad and torch.is_grad_enabled()):
-                blocks = self.hog(grey)
-                if tuple(blocks.shape[-2:]) != self.blocks_grid:
-                    blocks = F.adaptive_avg_pool2d(blocks, self.blocks_grid)
-            descriptors = blocks.reshape(n, t, -1)
+                if self.n_reference and not self.reference_gradients:
+                    own = t - self.n_reference
+                    frames = grey.reshape(n, t, h, w)
+                    descriptors = torch.cat([
+                        self._frame_descriptors(frames[:, :own].reshape(-1, h, w)).reshape(n, own, -1),
+                        self._frame_descriptors(frames[:, own:].detach().reshape(-1, h, w)).reshape(n, t - own, -1),
+                    ], dim=1)
+                else:
+                    descriptors = self._frame_descriptors(grey).reshape(n, t, -1)
         mean_reference = 0.0
         if self.n_reference:
             # The last frames are the speaker's reference frames (ModalityUnion(speaker_norm=
@@ -195,6 +203,13 @@ class _VideoHOGStream(nn.Module):
         # baseline of Integrated Gradients).
         spread = torch.sqrt(descriptors.var(dim=1, unbiased=False) + 1e-4)
         return torch.cat([descriptors.mean(dim=1) - mean_reference, spread], dim=1)
+
+    def _frame_descriptors(self, grey):
+        """HOG blocks of every grey frame ``(m, H, W)``, on the nominal block grid."""
+        blocks = self.hog(grey)
+        if tuple(blocks.shape[-2:]) != self.blocks_grid:
+            blocks = F.adaptive_avg_pool2d(blocks, self.blocks_grid)
+        return blocks
 
 
 class _TextStream(nn.Module):

@@ -42,10 +42,12 @@ class _LyingCapture:
         return getattr(self._cap, name)
 
 
-@pytest.mark.parametrize("reported, passes", [(0, 1), (-1, 1), (15, 1), (40, 2), (100, 2)])
+@pytest.mark.parametrize("reported, passes", [(0, 1), (-1, 1), (15, 1), (22, 1), (23, 2), (40, 2), (100, 2)])
 def test_wrong_frame_count(tmp_path, monkeypatch, reported, passes):
     # Unknown count (0, -1): counted while grabbing, one pass. Under-stated (15): frames after
-    # it are not read, one pass. Over-stated (40, 100): a second pass with the true count.
+    # it are not read, one pass. Over-stated by one (22, as FLV with MP3 audio): the frames of
+    # both counts are retrieved, one pass. Further over-stated (23, 40, 100): a second pass
+    # with the true count.
     path = write_flv(tmp_path / "v.flv", 21)
     opened, grabs = [], []
 
