@@ -69,10 +69,25 @@ def test_synth_then_refuse_then_force(tmp_path, capsys):
     assert run("synth", "--out", out, "--n-actors", 2, "--clips-per-actor", 6, "--duration", 0.4, "-q") == 0
     wavs = sorted((out / "AudioWAV").glob("*.wav"))
     assert len(wavs) == 12 and len(list((out / "VideoFlash").glob("*.flv"))) == 12
-    before = wavs[0].stat().st_mtime_ns
-    assert run("synth", "--out", out, "--n-actors", 2, "--clips-per-actor", 6, "-q") == 1
-    assert "--force" in capsys.readouterr().err
-    assert wavs[0].stat().st_mtime_ns == before
+    before = {p.name: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    (out / "my_notes.txt").write_text("not part of the set")
+    assert run("synth", "--out", out, "--n-actors", 3, "--clips-per-actor", 6, "-q") == 1
+    err = capsys.readouterr().err
+    assert err == f"mmemotion synth: error: {out} already exists; pass --force to replace it or choose another --out.\n"
+    # Untouched: the same files, not rewritten.
+    assert {p.name: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file() and p.name != "my_notes.txt"} == before
+    assert (out / "my_notes.txt").read_text() == "not part of the set"
+    # --force replaces the folder as a whole (nothing of the old one is kept) with a valid new set.
+    assert run("synth", "--out", out, "--n-actors", 3, "--clips-per-actor", 6, "--duration", 0.4, "--force",
+               "-q") == 0
+    assert not (out / "my_notes.txt").exists()
+    replaced = sorted((out / "AudioWAV").glob("*.wav"))
+    assert len(replaced) == 18 and len(list((out / "VideoFlash").glob("*.flv"))) == 18
+    assert {p.name[:4] for p in replaced} == {"1001", "1002", "1003"}
+    assert all(p.stat().st_mtime_ns > before[p.name] for p in replaced if p.name in before)
+    from mmemotion.datasets import load_crema_d
+
+    assert sorted(load_crema_d(out).frame["actor_id"].unique()) == [1001, 1002, 1003]
     # --force replaces a synthetic folder, but never a folder that is not one.
     other = tmp_path / "holiday"
     other.mkdir()
@@ -80,6 +95,56 @@ def test_synth_then_refuse_then_force(tmp_path, capsys):
     assert run("synth", "--out", other, "--n-actors", 2, "--clips-per-actor", 6, "--force", "-q") == 1
     assert "refusing to delete" in capsys.readouterr().err and (other / "photo.jpg").exists()
     assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
+
+
+class _FixedModel:
+    """Stands in for a fitted pipeline (``model[-1].classes_``, ``predict_proba``) with fixed outputs."""
+
+    def __init__(self, proba):
+        self.proba, self.classes_ = np.asarray(proba), np.array(["ANG", "SAD"])
+
+    def __getitem__(self, index):
+        return self
+
+    def predict_proba(self, X):
+        return self.proba
+
+
+def test_predict_force_replaces_the_csv_and_its_absence_keeps_it(tmp_path, capsys, monkeypatch):
+    import pandas as pd
+    from sklearn.utils import Bunch
+
+    frame = pd.DataFrame({"clip_id": ["1001_DFA_ANG_XX", "1002_DFA_SAD_XX"], "actor_id": [1001, 1002],
+                          "emotion": ["ANG", "SAD"]})
+    loads = []
+
+    def load(model):
+        def fake(args):
+            loads.append(model)
+            return model, {}, Bunch(frame=frame)
+        return fake
+
+    out = tmp_path / "p.csv"
+    argv = ("predict", "--model", tmp_path / "m.mmemotion", "--data", tmp_path, "--out", out, "-q")
+    monkeypatch.setattr(cli, "_load_model_and_data", load(_FixedModel([[0.9, 0.1], [0.2, 0.8]])))
+    assert run(*argv) == 0
+    first = out.read_bytes()
+    assert pd.read_csv(out)["predicted"].tolist() == ["ANG", "SAD"]
+    capsys.readouterr()
+
+    monkeypatch.setattr(cli, "_load_model_and_data", load(_FixedModel([[0.3, 0.7], [0.6, 0.4]])))
+    assert run(*argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"mmemotion predict: error: {out} already exists") and "--force" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert out.read_bytes() == first and len(loads) == 1  # refused before the model was even loaded
+
+    assert run(*argv, "--force") == 0
+    table = pd.read_csv(out)
+    assert out.read_bytes() != first
+    assert table["predicted"].tolist() == ["SAD", "ANG"] and table["proba_SAD"].tolist() == [0.7, 0.4]
+    assert table["clip_id"].tolist() == frame["clip_id"].tolist()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.csv"]  # no temporary file left beside it
 
 
 def _probe():
@@ -215,8 +280,20 @@ def test_demo_quick_end_to_end(tmp_path, capsys):
     split = numbers["sections"]["overview"]["split"]
     assert not set(split["train_actors"]) & set(split["test_actors"])
     assert (out / "model.mmemotion").is_file() and (out / "data" / "AudioWAV").is_dir()
-    # A second run refuses, --force replaces.
+    # A second run refuses and leaves every output as it was; --force replaces them.
+    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    capsys.readouterr()
     assert run("demo", "--quick", "--out", out, "-q") == 1
+    err = capsys.readouterr().err
+    assert err.startswith("mmemotion demo: error: ") and "pass --force to replace the demo's outputs" in err
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == stamps
+    assert run("demo", "--quick", "--out", out, "--force", "--no-variants", "--max-epochs", 1, "--n-explain", 2,
+               "-q") == 0
+    again = json.loads((out / "report.json").read_text())["sections"]
+    assert set(again["evaluation"]["models"]) == {"fusion", "baseline"}  # the new run's, not the old one's
+    for name in ("report.html", "report.json", "model.mmemotion", "data/synthetic_truth.csv"):
+        assert (out / name).stat().st_mtime_ns > stamps[out / name], name
+    assert [p.name for p in out.parent.iterdir() if "partial" in p.name] == []
 
 
 @pytest.mark.slow

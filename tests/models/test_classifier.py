@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.metrics import accuracy_score
 from skorch.callbacks import Callback
 from skorch.helper import SliceDict
 
@@ -49,7 +50,23 @@ def test_string_labels_in_and_out(fitted, data):
     assert proba.shape == (len(y), 3)
     np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
     np.testing.assert_array_equal(pred, CLASSES[proba.argmax(axis=1)])
-    assert 0 <= fitted.score(X, y) <= 1
+    assert fitted.score(X, y) == pytest.approx(accuracy_score(y, pred))
+
+
+def test_score_is_the_accuracy_of_predict(fitted, data):
+    # Labels that agree with predict on a known share of the clips make the expected accuracy
+    # exact whatever the two-epoch model learnt.
+    X, _, _ = data
+    pred = fitted.predict(X)
+    wrong = np.arange(len(pred)) % 4 == 0  # 12 of 48 clips
+    y = pred.copy()
+    y[wrong] = np.where(pred[wrong] == "ANG", "SAD", "ANG")
+    assert fitted.score(X, y) == pytest.approx(0.75)
+    assert fitted.score(X, pred) == 1.0
+    # sample_weight reaches the metric: all weight on the wrong clips gives 0, 3:1 gives 108 / 120.
+    assert fitted.score(X, y, sample_weight=wrong.astype(float)) == 0.0
+    assert fitted.score(X, y, sample_weight=np.where(wrong, 1.0, 3.0)) == pytest.approx(108 / 120)
+    assert fitted.score(X, y) == pytest.approx(accuracy_score(y, pred))
 
 
 def test_learns_planted_cue_and_reports_encoded_valid_acc(data):

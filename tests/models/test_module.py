@@ -140,11 +140,95 @@ def test_video_standardize_ignores_clip_brightness():
     assert not torch.allclose(off(video=video), off(video=video + 0.3), atol=1e-4)
 
 
+def _embeddings(net, inputs):
+    """Each active stream's embedding, from the inputs as ``forward`` prepares them."""
+    out = {}
+    for name in net.modalities:
+        x = inputs[name]
+        out[name] = net.streams[name](x.float().div(255) if not torch.is_floating_point(x) else x.float())
+    return out
+
+
+#: The fusion rules the docstring states, applied to the stream embeddings.
+FUSE = {
+    "concat": lambda net, e: net.head(torch.cat([e[m] for m in net.modalities], dim=1)),
+    "sum": lambda net, e: sum(net.heads[m](e[m]) for m in net.modalities),
+    "product": lambda net, e: sum(torch.log_softmax(net.heads[m](e[m]), dim=1) for m in net.modalities),
+}
+
+
 @pytest.mark.parametrize("fusion", ["concat", "sum", "product"])
 @pytest.mark.parametrize("stream_norm", [True, False])
 def test_fusion_variants_give_logits(fusion, stream_norm):
     net = ThreeStreamModule(fusion=fusion, stream_norm=stream_norm, **SHAPES, **TINY).eval()
-    assert net(**_inputs()).shape == (3, 6)
+    inputs = _inputs()
+    with torch.no_grad():
+        fused = net(**inputs)
+        expected = FUSE[fusion](net, _embeddings(net, inputs))
+    assert fused.shape == (3, 6)
+    assert torch.allclose(fused, expected, atol=1e-5)
+
+
+def test_sum_fusion_adds_the_streams_head_logits():
+    net = ThreeStreamModule(fusion="sum", **SHAPES, **TINY).eval()
+    inputs = _inputs()
+    with torch.no_grad():
+        fused = net(**inputs)
+        logits = {m: net.heads[m](e) for m, e in _embeddings(net, inputs).items()}
+        assert set(logits) == set(MODALITIES)
+        assert torch.allclose(fused, logits["audio"] + logits["video"] + logits["text"], atol=1e-5)
+        # Raw logits, not log-probabilities: the same weights under "product" give the summed
+        # log-softmax instead, which differs by a per-sample shift.
+        product = ThreeStreamModule(fusion="product", **SHAPES, **TINY).eval()
+        product.load_state_dict(net.state_dict())
+        multiplied = product(**inputs)
+    assert torch.allclose(multiplied, sum(torch.log_softmax(v, dim=1) for v in logits.values()), atol=1e-5)
+    assert not torch.allclose(fused, multiplied, atol=1e-3)
+
+
+def test_sum_fusion_drops_a_stream_by_dropping_its_vote():
+    # In training, modality dropout zeroes a stream's logits (it abstains), not its embedding
+    # (which would still vote through its head's biases): every fused row is the sum of a
+    # non-empty subset of the streams' logits.
+    net = ThreeStreamModule(fusion="sum", modality_dropout=0.5, dropout=0.0, **SHAPES, **TINY).train()
+    inputs = _inputs(n=32)
+    with torch.no_grad():
+        logits = torch.stack([net.heads[m](e) for m, e in _embeddings(net, inputs).items()])  # (3, n, 6)
+        torch.manual_seed(0)
+        fused = net(**inputs)
+    subsets = torch.tensor([[a, v, t] for a in (0, 1) for v in (0, 1) for t in (0, 1)][1:], dtype=torch.float32)
+    candidates = torch.einsum("sk,knc->snc", subsets, logits)  # (7 subsets, n, 6)
+    error = (candidates - fused).abs().amax(dim=2)  # (7, n)
+    assert (error.min(dim=0).values < 1e-5).all()
+    kept = subsets[error.argmin(dim=0)]
+    assert (kept.sum(dim=1) < 3).any()  # some stream was dropped somewhere
+
+
+def test_stream_norm_standardises_every_stream_embedding_per_sample():
+    on = ThreeStreamModule(fusion="concat", stream_norm=True, **SHAPES, **TINY).eval()
+    off = ThreeStreamModule(fusion="concat", stream_norm=False, **SHAPES, **TINY)
+    # Same weights; only the LayerNorms' affine parameters (fresh: scale 1, shift 0) are extra.
+    missing, unexpected = off.load_state_dict(on.state_dict(), strict=False)
+    assert not missing and unexpected and all(k.endswith((".norm.weight", ".norm.bias")) for k in unexpected)
+    off.eval()
+    inputs = _inputs(n=8)
+    with torch.no_grad():
+        normed, raw = _embeddings(on, inputs), _embeddings(off, inputs)
+        fused_on, fused_off = on(**inputs), off(**inputs)
+    for name in MODALITIES:
+        mean, var = raw[name].mean(dim=1, keepdim=True), raw[name].var(dim=1, unbiased=False, keepdim=True)
+        # Standardised over each sample's features (LayerNorm, eps 1e-5), one stream at a time.
+        assert torch.allclose(normed[name], (raw[name] - mean) / torch.sqrt(var + 1e-5), atol=1e-4), name
+        assert torch.allclose(normed[name].mean(dim=1), torch.zeros(8), atol=1e-5), name
+        # Unit variance where the raw spread dwarfs the eps (HOG statistics spread ~3e-3).
+        spread = var.squeeze(1) > 1e-3
+        assert spread.any(), name
+        assert torch.allclose(normed[name].var(dim=1, unbiased=False)[spread], torch.ones(int(spread.sum())),
+                              atol=1e-2), name
+        # Without stream_norm the embedding is left on its own scale.
+        assert not torch.allclose(mean.squeeze(1), torch.zeros(8), atol=1e-2) or not torch.allclose(
+            var.squeeze(1), torch.ones(8), atol=1e-2), name
+    assert not torch.allclose(fused_on, fused_off, atol=1e-4)
 
 
 def test_product_fusion_sums_the_streams_log_probabilities():

@@ -3,8 +3,9 @@
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.model_selection import GridSearchCV, GroupKFold
 
 from mmemotion import MODALITIES
@@ -123,6 +124,87 @@ def test_compare_split_protocols_runs_both(synthetic_bunch, shared_cache):
     assert result["optimism"] == pytest.approx(result["random"] - result["actor"])
     with pytest.raises(ValueError, match="exceeds the 8 actors"):
         compare_split_protocols(pipe, X, y, n_splits=9)
+
+
+class _FoldRecorder(ClassifierMixin, BaseEstimator):
+    """Remembers the clips and actors it was fitted on; ``_record_fold`` logs them with the test fold's."""
+
+    #: class-level: cross_val_score fits clones, so instances cannot carry the record out.
+    folds = []
+
+    def fit(self, X, y):
+        self.train_clips_, self.train_actors_ = X["clip_id"].tolist(), X["actor_id"].tolist()
+        self.classes_ = np.unique(y)
+        return self
+
+
+def _record_fold(estimator, X, y):
+    _FoldRecorder.folds.append({"train_clips": estimator.train_clips_, "train_actors": estimator.train_actors_,
+                                "test_clips": X["clip_id"].tolist(), "test_actors": X["actor_id"].tolist(),
+                                "test_labels": list(y)})
+    return float(len(_FoldRecorder.folds) - 1)  # the score names the recorded fold
+
+
+@pytest.mark.parametrize("pairs", [False, True], ids=["actor_id", "explicit-groups"])
+def test_compare_split_protocols_keeps_actors_apart_in_the_actor_folds_only(synthetic_bunch, monkeypatch, pairs):
+    X, y = synthetic_bunch.frame, synthetic_bunch.target
+    monkeypatch.setattr(_FoldRecorder, "folds", [])
+    actor_of = dict(zip(X["clip_id"], X["actor_id"]))
+    # Explicit groups (two actors per group) must replace the actor_id column.
+    group_of = {c: (a - 1001) // 2 for c, a in actor_of.items()} if pairs else actor_of
+    groups = X["clip_id"].map(group_of).to_numpy() if pairs else None
+    result = compare_split_protocols(_FoldRecorder(), X, y, groups=groups, n_splits=4, scoring=_record_fold)
+    folds = _FoldRecorder.folds
+    assert len(folds) == 8
+    actor_folds = [folds[int(i)] for i in result["actor_scores"]]
+    random_folds = [folds[int(i)] for i in result["random_scores"]]
+    assert sorted(result["actor_scores"].tolist() + result["random_scores"].tolist()) == list(range(8))
+    for protocol in (actor_folds, random_folds):
+        # Each protocol tests every clip exactly once and trains on all the others.
+        assert sorted(c for f in protocol for c in f["test_clips"]) == sorted(X["clip_id"])
+        for fold in protocol:
+            assert sorted(fold["train_clips"] + fold["test_clips"]) == sorted(X["clip_id"])
+    for fold in actor_folds:
+        # No actor (no group) is on both sides: the test actors are unseen in training.
+        assert not {group_of[c] for c in fold["train_clips"]} & {group_of[c] for c in fold["test_clips"]}
+        assert not set(fold["train_actors"]) & set(fold["test_actors"])
+    if pairs:
+        # 4 groups, 4 folds: each test fold is exactly one pair of actors.
+        assert sorted(len(set(f["test_actors"])) for f in actor_folds) == [2, 2, 2, 2]
+    for fold in random_folds:
+        # The random protocol mixes actors (what the comparison measures), stratified by emotion.
+        assert set(fold["train_actors"]) & set(fold["test_actors"])
+        counts = pd.Series(fold["test_labels"]).value_counts()
+        assert len(counts) == len(EMOTIONS) and counts.max() - counts.min() <= 1
+
+
+def test_grid_search_inner_validation_holds_out_actors_of_the_fold(synthetic_bunch, monkeypatch):
+    # With clf__groups, each fit of a grid search gets the actor ids of its own training rows, and
+    # its early-stopping split holds out whole actors among them, never the fold's test actors.
+    X, y = synthetic_bunch.frame, np.asarray(synthetic_bunch.target)
+    actors = X["actor_id"].to_numpy()
+    folds = list(GroupKFold(n_splits=2).split(X, y, actors))
+    fits = []
+    split = FusionClassifier.get_split_datasets
+
+    def recording(self, X_, y_=None, **fit_params):
+        train, valid = split(self, X_, y_, **fit_params)
+        fits.append((np.asarray(self.fit_groups_), self.label_encoder_.inverse_transform(np.asarray(y_)),
+                     np.asarray(train.indices), np.asarray(valid.indices)))
+        return train, valid
+
+    monkeypatch.setattr(FusionClassifier, "get_split_datasets", recording)
+    pipe = make_default_pipeline(modalities=("text",), max_epochs=1, early_stopping=True)
+    GridSearchCV(pipe, {"clf__lr": [1e-2]}, cv=folds, error_score="raise").fit(X, y, clf__groups=actors)
+    # The two folds in order (n_jobs=None), then the refit on every clip.
+    outer = folds + [(np.arange(len(y)), np.array([], dtype=int))]
+    assert len(fits) == len(outer)
+    for (train, test), (groups, labels, inner_train, inner_valid) in zip(outer, fits):
+        np.testing.assert_array_equal(groups, actors[train])  # aligned with the rows, in order
+        np.testing.assert_array_equal(labels, y[train])
+        assert sorted(np.r_[inner_train, inner_valid].tolist()) == list(range(len(train)))
+        assert len(inner_valid) and not set(groups[inner_train]) & set(groups[inner_valid])
+        assert not set(groups) & set(actors[test])
 
 
 def test_video_reference_frames_from_fit_to_explanation(synthetic_bunch, shared_cache, tmp_path):
