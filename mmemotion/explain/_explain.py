@@ -17,7 +17,8 @@ from ._fingerprint import model_fingerprint
 from ._modalities import as_float_input, make_baseline, reduce_map, spec_for
 from ._shapley import coalition_masks, exact_shapley_values
 
-__all__ = ["ALL_METHODS", "DEFAULT_METHODS", "METHOD_PRESETS", "SANITY_CLIPS", "explain", "map_rank_correlation", "randomised_copy"]
+__all__ = ["ALL_METHODS", "DEFAULT_METHODS", "METHOD_PRESETS", "SANITY_CLIPS", "explain", "map_rank_correlation",
+           "randomised_copy"]
 
 # Captum's GradientShap is not in the default set: it and shap's GradientExplainer estimate the same
 # quantity (expected gradients: gradients at random points between the clip and random background

@@ -29,7 +29,7 @@ from ..features._numba_warmup import warm_up_once
 
 __all__ = ["hog_cells"]
 
-#: Keeps orientation and magnitude smooth where the image is flat (see HOGLayer.forward).
+#: Keeps orientation and magnitude smooth where the image is flat (see HOGLayer._cells).
 EPS = 1e-3
 
 
@@ -47,7 +47,7 @@ def _pixel(grey, f, i, j, h, w):  # pragma: no cover - compiled
 
 
 @numba.njit(nogil=True, fastmath=True, cache=True)
-def _cells_forward(grey, cos2phi, sin2phi, cell, out):  # pragma: no cover - compiled
+def _cells_forward(cos2phi, sin2phi, cell, grey, out):  # pragma: no cover - compiled
     n, h, w = grey.shape
     n_bins, hc, wc = out.shape[1], out.shape[2], out.shape[3]
     scale = 1.0 / (cell * cell)
@@ -67,7 +67,7 @@ def _cells_forward(grey, cos2phi, sin2phi, cell, out):  # pragma: no cover - com
 
 
 @numba.njit(nogil=True, fastmath=True, cache=True)
-def _cells_backward(grey, cos2phi, sin2phi, cell, grad_out, grad_in):  # pragma: no cover - compiled
+def _cells_backward(cos2phi, sin2phi, cell, grey, grad_out, grad_in):  # pragma: no cover - compiled
     n, h, w = grey.shape
     n_bins, hc, wc = grad_out.shape[1], grad_out.shape[2], grad_out.shape[3]
     scale = 1.0 / (cell * cell)
@@ -96,18 +96,19 @@ def _cells_backward(grey, cos2phi, sin2phi, cell, grad_out, grad_in):  # pragma:
                         grad_in[f, down, j] -= g_b
 
 
-def _in_threads(kernel, arrays, n_frames):
-    """Run ``kernel(*arrays)`` over frame chunks in parallel threads (the kernels release the
-    GIL); ``arrays`` holds per-frame arrays (split) and shared ones (passed whole) as ``(array,
-    per_frame)`` pairs."""
+def _in_threads(kernel, shared, frames):
+    """``kernel(*shared, *frames)`` over chunks of the frame axis of ``frames``, in parallel
+    threads (the kernels release the GIL)."""
+    n_frames = len(frames[0])
     n_threads = max(1, min(torch.get_num_threads(), n_frames))
     if n_threads == 1:
-        kernel(*(a for a, _ in arrays))
+        kernel(*shared, *frames)
         return
     bounds = np.linspace(0, n_frames, n_threads + 1).round().astype(int)
-    chunks = [[a[lo:hi] if per_frame else a for a, per_frame in arrays] for lo, hi in zip(bounds[:-1], bounds[1:])]
     with ThreadPoolExecutor(n_threads) as pool:
-        for future in [pool.submit(kernel, *chunk) for chunk in chunks]:
+        futures = [pool.submit(kernel, *shared, *(a[lo:hi] for a in frames))
+                   for lo, hi in zip(bounds[:-1], bounds[1:])]
+        for future in futures:
             future.result()
 
 
@@ -117,8 +118,8 @@ def _warm_up(dtype):
     def run():
         x = np.zeros((1, 4, 4), dtype=dtype)
         phi = np.zeros(1, dtype=dtype)
-        _cells_forward(x, phi, phi, 2, np.zeros((1, 1, 2, 2), dtype=dtype))
-        _cells_backward(x, phi, phi, 2, np.zeros((1, 1, 2, 2), dtype=dtype), np.zeros_like(x))
+        _cells_forward(phi, phi, 2, x, np.zeros((1, 1, 2, 2), dtype=dtype))
+        _cells_backward(phi, phi, 2, x, np.zeros((1, 1, 2, 2), dtype=dtype), np.zeros_like(x))
 
     warm_up_once(("hog_cells", np.dtype(dtype).name), run)
 
@@ -132,7 +133,7 @@ class _HOGCells(torch.autograd.Function):
         s2 = sin2phi.detach().reshape(-1).numpy().astype(x.dtype)
         n, h, w = x.shape
         out = np.zeros((n, len(c2), h // cell, w // cell), dtype=x.dtype)
-        _in_threads(_cells_forward, [(x, True), (c2, False), (s2, False), (cell, False), (out, True)], n)
+        _in_threads(_cells_forward, (c2, s2, cell), (x, out))
         ctx.save_for_backward(grey)
         ctx.hog = (c2, s2, cell)
         return torch.from_numpy(out)
@@ -145,8 +146,7 @@ class _HOGCells(torch.autograd.Function):
         x = grey.detach().contiguous().numpy()
         grad = grad_out.detach().contiguous().numpy().astype(x.dtype, copy=False)
         grad_in = np.zeros_like(x)
-        _in_threads(_cells_backward, [(x, True), (c2, False), (s2, False), (cell, False), (grad, True),
-                                      (grad_in, True)], len(x))
+        _in_threads(_cells_backward, (c2, s2, cell), (x, grad, grad_in))
         return torch.from_numpy(grad_in), None, None, None
 
 
