@@ -133,7 +133,7 @@ def precision(model, X, y, n_clips=16):
     print(f"{n_clips} clips; rank correlation of maps / mean |share difference| against IG 64 steps, SHAP 128 draws")
     print("steps/draws  IG audio  IG video  SHAP audio  SHAP video  IG shares  SHAP shares  IG completeness")
     for (steps, draws), e in runs.items():
-        row = [map_rank_correlation(ref.audio_maps, e.audio_maps), map_rank_correlation(ref.video_maps, e.video_maps),
+        row = [map_rank_correlation(ref.maps["audio"], e.maps["audio"]), map_rank_correlation(ref.maps["video"], e.maps["video"]),
                map_rank_correlation(ref.shap_maps["audio"], e.shap_maps["audio"]),
                map_rank_correlation(ref.shap_maps["video"], e.shap_maps["video"])]
         shares = [np.abs(ref.modality_shares[m] - e.modality_shares[m]).mean() for m in ("integrated_gradients", "shap")]

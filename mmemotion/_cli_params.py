@@ -1,12 +1,12 @@
-"""``mmemotion fit --set/--grid``: parse PARAM=VALUE text and check it against the pipeline.
+"""``mmemotion fit --set/--grid``: parse PARAM=VALUE text, check it against the pipeline, build it.
 
-Everything here runs before any data is read, so a typo costs a second, not a fit.
+Parsing and checking run before any data is read, so a typo costs a second, not a fit.
 """
 
 import difflib
 import inspect
 
-__all__ = ["SYNTAX", "ParameterError", "parse_assignments"]
+__all__ = ["SYNTAX", "ParameterError", "default_pipeline", "forget_cache", "parse_assignments"]
 
 #: Shown in ``--help`` and in every error message.
 SYNTAX = (
@@ -71,10 +71,13 @@ def _known_parameters(pipeline):
     for prefix, target in nested.items():
         if not callable(target):
             continue
-        for name, p in inspect.signature(target).parameters.items():
-            if name in ("self", "params") or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-                continue
-            known.setdefault(f"clf__{prefix}__{name}", p.default)
+        if hasattr(target, "parameter_defaults"):  # the fusion network: stream parameters from the registry
+            defaults = target.parameter_defaults()
+        else:
+            defaults = {name: p.default for name, p in inspect.signature(target).parameters.items()
+                        if name not in ("self", "params") and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+        for name, default in defaults.items():
+            known.setdefault(f"clf__{prefix}__{name}", default)
     # Objects (the network class, the nested estimators) are not values one types on a command line.
     return {k: v for k, v in known.items() if not (inspect.isclass(v) or hasattr(v, "get_params"))}
 
@@ -151,3 +154,22 @@ def parse_assignments(items, option, pipeline, *, grid):
         else:
             out[name] = _check_type(option, name, _value(text), default)
     return out
+
+
+def default_pipeline(modalities, *, max_epochs, seed, memory, verbose, early_stopping=True, n_jobs=None,
+                     fixed=None):
+    """:func:`~mmemotion.models.make_default_pipeline` with the ``--set`` parameters (``fixed``) applied."""
+    from .models import make_default_pipeline
+
+    pipeline = make_default_pipeline(modalities=tuple(modalities), memory=memory, random_state=seed, verbose=verbose,
+                                     n_jobs=n_jobs, max_epochs=max_epochs, early_stopping=early_stopping)
+    try:
+        return pipeline.set_params(**(fixed or {}))
+    except ValueError as error:
+        raise ParameterError(f"--set: {error}") from error
+
+
+def forget_cache(pipeline):
+    """Detach the feature cache of ``pipeline``: a temporary cache is gone before the model is used again."""
+    return pipeline.set_params(**{f"features__{name}__memory": None for name, t in pipeline[0].transformer_list
+                                  if "memory" in t.get_params()})

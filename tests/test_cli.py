@@ -7,11 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mmemotion import cli
-from mmemotion.explain import Explanation
+from mmemotion import cli, experiment
+from mmemotion._cli_parser import _fraction_or_count
+from mmemotion.explain import load_explanation
 from mmemotion.report import SECTIONS
-
-from report._report_fakes import make_explanation  # tests/ is on sys.path (pytest rootdir insertion)
 
 COMMANDS = ("demo", "synth", "fit", "predict", "explain", "report")
 
@@ -184,28 +183,13 @@ def test_bad_parameters_fail_before_the_data_is_read(tmp_path, capsys, option, v
     assert "Traceback" not in err and "nowhere" not in err
 
 
-def test_explanation_file_round_trip(tmp_path):
-    original = make_explanation(Explanation, n=3)
-    path = cli.save_explanation(original, tmp_path / "e.npz")
-    loaded = cli.load_explanation(path)
-    for name in ("proba", "shapley_values", "audio_maps", "frames", "target_class"):
-        np.testing.assert_array_equal(getattr(loaded, name), getattr(original, name))
-    assert list(loaded.y_true) == list(original.y_true) and loaded.clip_ids == original.clip_ids
-    assert loaded.words == original.words and loaded.ablation == original.ablation
-    for a, b in zip(loaded.text_word_attributions, original.text_word_attributions):
-        np.testing.assert_allclose(a, b)
-    assert set(loaded.modality_shares) == set(original.modality_shares)
-    with pytest.raises(FileExistsError):
-        cli.save_explanation(original, path)
-
-
 def test_ctrl_c_leaves_no_partial_output(tmp_path, make_synthetic, monkeypatch, capsys):
     root = make_synthetic(n_actors=3, clips_per_actor=6)
 
     def interrupted(*args, **kwargs):
         raise cli.Interrupted()
 
-    monkeypatch.setattr(cli, "_fit", interrupted)
+    monkeypatch.setattr(experiment, "fit_experiment", interrupted)
     out = tmp_path / "out"
     out.mkdir()
     status = run("fit", "--data", root, "--out", out / "m.mmemotion", "--epochs", 1, "-q")
@@ -234,7 +218,7 @@ def test_fit_predict_explain_report(tmp_path, make_synthetic, capsys):
 
     args = ("--model", model, "--data", root, "--n-clips", 3, "--n-steps", 2, "--shap-nsamples", 2, "-q")
     assert run("explain", *args, "--out", tmp_path / "e.npz") == 0
-    explanation = cli.load_explanation(tmp_path / "e.npz")
+    explanation = load_explanation(tmp_path / "e.npz")
     assert {int(c.split("_")[0]) for c in explanation.clip_ids} <= set(test_actors)  # held-out actors only
     # Two epochs on 18 clips leave the model at chance: the chance alarm reaches the terminal.
     err = capsys.readouterr().err
@@ -375,7 +359,7 @@ def test_one_modality_folder_fit_predict_explain_report(tmp_path, make_synthetic
     assert len(pd.read_csv(tmp_path / "p.csv")) == 24
     assert run("explain", "--model", model, "--data", root, "--n-clips", 3, "--n-steps", 2, "--shap-nsamples", 2,
                "--out", tmp_path / "e.npz", "-q") == 0
-    assert set(cli.load_explanation(tmp_path / "e.npz").modalities) == {kept, "text"}
+    assert set(load_explanation(tmp_path / "e.npz").modalities) == {kept, "text"}
     html = tmp_path / "r.html"
     assert run("report", "--model", model, "--data", root, "--explanation", tmp_path / "e.npz",
                "--out", html, "-q") == 0
@@ -386,7 +370,7 @@ def test_one_modality_folder_fit_predict_explain_report(tmp_path, make_synthetic
     # The forward-only preset: Shapley values and ablations, no maps; the report still renders.
     assert run("explain", "--model", model, "--data", root, "--n-clips", 3, "--methods", "fast",
                "--out", tmp_path / "fast.npz", "-q") == 0
-    assert cli.load_explanation(tmp_path / "fast.npz").params["methods"] == ["shapley", "ablation"]
+    assert load_explanation(tmp_path / "fast.npz").params["methods"] == ["shapley", "ablation"]
     assert run("report", "--model", model, "--data", root, "--explanation", tmp_path / "fast.npz",
                "--out", tmp_path / "fast.html", "-q") == 0
     # Asking for the removed media fails before any fitting, naming the reason.
@@ -405,5 +389,5 @@ def test_sample_must_be_a_fraction_or_a_whole_count(tmp_path, capsys, value, mes
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert f"--sample: {message}" in " ".join(err.split()) and "Traceback" not in err
-    assert cli._fraction_or_count("0.05") == 0.05 and cli._fraction_or_count("300") == 300
-    assert cli._fraction_or_count("300.0") == 300 and isinstance(cli._fraction_or_count("300.0"), int)
+    assert _fraction_or_count("0.05") == 0.05 and _fraction_or_count("300") == 300
+    assert _fraction_or_count("300.0") == 300 and isinstance(_fraction_or_count("300.0"), int)

@@ -3,6 +3,7 @@
 from ._codes import EMOTION_NAMES, EMOTIONS, LEVEL_NAMES, LEVELS, SENTENCES, VOTE_LETTERS, parse_stem
 from ._loader import FRAME_COLUMNS, CremaDQualityWarning, load_crema_d
 from ._synthetic import SIMULATED_VOTE_ACCURACY, make_synthetic_crema_d
+from ._synthetic_folder import write_synthetic_crema_d
 
 __all__ = [
     "EMOTIONS",
@@ -17,4 +18,5 @@ __all__ = [
     "load_crema_d",
     "make_synthetic_crema_d",
     "parse_stem",
+    "write_synthetic_crema_d",
 ]

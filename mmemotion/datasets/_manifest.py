@@ -6,9 +6,14 @@ import pandas as pd
 
 from ._codes import EMOTIONS, LEVELS, SENTENCES, STEM_PATTERN, parse_stem
 
-__all__ = ["AUDIO_DIR", "VIDEO_DIR", "AUDIO_SUFFIXES", "VIDEO_SUFFIXES", "QUALITY_COLUMNS", "build_manifest"]
+__all__ = ["AUDIO_DIR", "VIDEO_DIR", "AUDIO_MEDIA", "VIDEO_MEDIA", "MEDIA_KINDS", "AUDIO_SUFFIXES", "VIDEO_SUFFIXES", "QUALITY_COLUMNS", "build_manifest"]
 
 AUDIO_DIR, VIDEO_DIR = "AudioWAV", "VideoFlash"
+#: The two media kinds of the CREMA-D layout (a WAV in AudioWAV/, a video in VideoFlash/; manifest
+#: columns ``audio_path`` and ``video_path``). A modality's registry entry names the kind it
+#: reads (:attr:`mmemotion.modalities.Modality.media`); these are file kinds, not modality names.
+AUDIO_MEDIA, VIDEO_MEDIA = "audio", "video"
+MEDIA_KINDS = (AUDIO_MEDIA, VIDEO_MEDIA)
 AUDIO_SUFFIXES = (".wav",)
 #: .flv is the original; .mp4 for users who converted the videos. Earlier wins on duplicates.
 VIDEO_SUFFIXES = (".flv", ".mp4")
@@ -30,7 +35,7 @@ def _unknown_codes(stem):
     return "unknown " + ", ".join(bad)
 
 
-def build_manifest(entries, root, *, media=("audio", "video")):
+def build_manifest(entries, root, *, media=MEDIA_KINDS):
     """Pair audio and video files by stem and parse their names.
 
     Parameters
@@ -91,8 +96,8 @@ def build_manifest(entries, root, *, media=("audio", "video")):
 
     rows = []
     for stem in sorted(audio.keys() | video.keys()):
-        missing_audio = "audio" in media and stem not in audio
-        missing_video = "video" in media and stem not in video
+        missing_audio = AUDIO_MEDIA in media and stem not in audio
+        missing_video = VIDEO_MEDIA in media and stem not in video
         if stem in empty and (missing_audio or missing_video or stem not in audio and stem not in video):
             continue
         if missing_video:

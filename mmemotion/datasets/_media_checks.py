@@ -5,6 +5,8 @@ import contextlib
 import cv2
 import soundfile as sf
 
+from ._manifest import AUDIO_MEDIA, VIDEO_MEDIA
+
 __all__ = ["probe_audio", "probe_video", "check_clip"]
 
 
@@ -69,7 +71,7 @@ def check_clip(audio_path, video_path, *, min_duration, max_duration):
         audio = probe_audio(audio_path)
         if isinstance(audio, str):
             return float("nan"), (audio_path, "unreadable audio", audio)
-        problem = _length_problem("audio", audio_path, audio, min_duration, max_duration)
+        problem = _length_problem(AUDIO_MEDIA, audio_path, audio, min_duration, max_duration)
         if problem is not None:
             return audio, problem
     if video_path is None:
@@ -81,7 +83,7 @@ def check_clip(audio_path, video_path, *, min_duration, max_duration):
     if n_frames <= 0 or fps <= 0:
         return audio, (video_path, "video has no frames", f"frame count {n_frames:g}, fps {fps:g}")
     length = n_frames / fps
-    problem = _length_problem("video", video_path, length, min_duration, max_duration)
+    problem = _length_problem(VIDEO_MEDIA, video_path, length, min_duration, max_duration)
     if problem is not None:
         return audio, problem
     if audio_path is None:

@@ -11,6 +11,7 @@ from joblib import Parallel, delayed
 
 from ..utils import atomic_path, atomic_write_text, progress
 from ._codes import EMOTIONS, LEVELS, SENTENCES
+from ._manifest import AUDIO_MEDIA, MEDIA_KINDS, VIDEO_MEDIA
 from ._synthetic_cues import FACE_CUES, VOICE_CUES, draw_actor, draw_cues
 from ._synthetic_face import FPS, face_bbox, write_face_video
 from ._synthetic_face_realistic import (REALISTIC_FACE_CUES, draw_face_identity, realistic_face_bbox,
@@ -22,7 +23,7 @@ __all__ = ["make_synthetic_crema_d", "SIGNAL_MODALITIES", "SIMULATED_VOTE_ACCURA
 
 #: Modalities whose cues can depend on the emotion. Text cannot: in CREMA-D every actor speaks
 #: every sentence in every emotion, so the words carry no emotion by design.
-SIGNAL_MODALITIES = ("audio", "video")
+SIGNAL_MODALITIES = MEDIA_KINDS  # the media a cue can be planted in
 
 #: Probability that the simulated majority vote names the emotion the modality shows; close to
 #: the real CREMA-D majority-vote accuracies (voice 44.6%, face 68.5%, audio-visual 74.4%).
@@ -38,7 +39,7 @@ _VOTE_LETTER = {code: code[0] for code in EMOTIONS}
 _RACES = ("Caucasian", "African American", "Asian", "Unknown")
 
 
-def make_synthetic_crema_d(path, *, n_actors=8, clips_per_actor=24, signal=("audio", "video"),
+def make_synthetic_crema_d(path, *, n_actors=8, clips_per_actor=24, signal=MEDIA_KINDS,
                            duration=None, votes=True, overwrite=False, n_jobs=None, verbose=True,
                            random_state=0, realism="toy", weak_group=None, weak_group_gain=0.25):
     """Write a synthetic dataset with the folder layout and file names of CREMA-D.
@@ -303,19 +304,19 @@ def _make_clip(root, entropy, a, j, demo, signal, duration, votes, overwrite):
     shown = {m: (emotion if m in signal else decoy) for m in SIGNAL_MODALITIES}
 
     gain = demo["_cue_gain"]
-    voice_cues = draw_cues(rng, VOICE_CUES, shown["audio"], level, actor, gain)
-    face_cues = draw_cues(rng, FACE_CUES, shown["video"], level, actor, gain)
+    voice_cues = draw_cues(rng, VOICE_CUES, shown[AUDIO_MEDIA], level, actor, gain)
+    face_cues = draw_cues(rng, FACE_CUES, shown[VIDEO_MEDIA], level, actor, gain)
     plan = speech_plan(rng, SYLLABLES[sentence], voice_cues["rate"], dur)
     wave = synthesize_voice(rng, voice_cues, actor, plan, dur)
 
     n_frames = max(int(round(dur * FPS)), 1)
     frame_times = (np.arange(n_frames) + 0.5) / FPS
-    if ("audio" in signal) == ("video" in signal):
+    if (AUDIO_MEDIA in signal) == (VIDEO_MEDIA in signal):
         mouth_plan = plan
     else:
         # The mouth follows speech timed by the face's own (decoy or true) rate, so neither
         # modality leaks the other's emotion through lip sync.
-        rate = draw_cues(rng, VOICE_CUES, shown["video"], level, actor, gain)["rate"]
+        rate = draw_cues(rng, VOICE_CUES, shown[VIDEO_MEDIA], level, actor, gain)["rate"]
         mouth_plan = speech_plan(rng, SYLLABLES[sentence], rate, dur)
     mouth = plan_envelope(mouth_plan, frame_times)
 
@@ -332,24 +333,24 @@ def _make_realistic_clip(root, entropy, a, j, demo, signal, duration, votes, ove
     stem = f"{demo['ActorID']}_{sentence}_{emotion}_{level}"
     decoy = EMOTIONS[int(rng.integers(len(EMOTIONS)))]
     shown = {m: (emotion if m in signal else decoy) for m in SIGNAL_MODALITIES}
-    gains = {"audio": speaker["gain"][EMOTIONS.index(shown["audio"])] * demo["_cue_gain"],
-             "video": face["gain"][EMOTIONS.index(shown["video"])] * demo["_cue_gain"]}
+    gains = {AUDIO_MEDIA: speaker["gain"][EMOTIONS.index(shown[AUDIO_MEDIA])] * demo["_cue_gain"],
+             VIDEO_MEDIA: face["gain"][EMOTIONS.index(shown[VIDEO_MEDIA])] * demo["_cue_gain"]}
 
-    voice_cues = draw_cues(rng, SPEECH_CUES, shown["audio"], level, speaker, gains["audio"])
-    face_cues = draw_cues(rng, REALISTIC_FACE_CUES, shown["video"], level, face, gains["video"])
+    voice_cues = draw_cues(rng, SPEECH_CUES, shown[AUDIO_MEDIA], level, speaker, gains[AUDIO_MEDIA])
+    face_cues = draw_cues(rng, REALISTIC_FACE_CUES, shown[VIDEO_MEDIA], level, face, gains[VIDEO_MEDIA])
     wave, dry = speak(rng, SENTENCES[sentence], speaker, voice_cues, dur)
     dur = len(wave) / SR
     n_frames = max(int(round(dur * FPS)), 1)
     frame_times = (np.arange(n_frames) + 0.5) / FPS
-    if ("audio" in signal) != ("video" in signal):
+    if (AUDIO_MEDIA in signal) != (VIDEO_MEDIA in signal):
         # Lip-sync to a second, unheard utterance spoken with the face's (true or decoy)
         # emotion, so neither modality leaks the other's emotion through the mouth.
-        silent = draw_cues(rng, SPEECH_CUES, shown["video"], level, speaker,
-                           speaker["gain"][EMOTIONS.index(shown["video"])] * demo["_cue_gain"])
+        silent = draw_cues(rng, SPEECH_CUES, shown[VIDEO_MEDIA], level, speaker,
+                           speaker["gain"][EMOTIONS.index(shown[VIDEO_MEDIA])] * demo["_cue_gain"])
         dry = speak(rng, SENTENCES[sentence], speaker, silent, dur)[1]
     mouth = speech_envelope(dry, frame_times)
 
-    gains_truth = {"audio_display_gain": float(gains["audio"]), "video_display_gain": float(gains["video"]),
+    gains_truth = {"audio_display_gain": float(gains[AUDIO_MEDIA]), "video_display_gain": float(gains[VIDEO_MEDIA]),
                    "cue_gain": demo["_cue_gain"]}
     return _write_clip(root, stem, rng, wave,
                        lambda tmp: write_realistic_face_video(tmp, rng, face, face_cues, mouth, n_frames),
@@ -367,7 +368,7 @@ def _write_clip(root, stem, rng, wave, write_video, bbox, dur, shown, voice_cues
 
     x0, y0, x1, y1 = bbox
     truth = {"clip_id": stem, "face_x0": x0, "face_y0": y0, "face_x1": x1, "face_y1": y1,
-             "duration": dur, "audio_cue_emotion": shown["audio"], "video_cue_emotion": shown["video"],
+             "duration": dur, "audio_cue_emotion": shown[AUDIO_MEDIA], "video_cue_emotion": shown[VIDEO_MEDIA],
              **extra_truth}
     truth.update({f"audio_{k}": v for k, v in voice_cues.items()})
     truth.update({f"video_{k}": v for k, v in face_cues.items()})
@@ -380,7 +381,7 @@ def _write_clip(root, stem, rng, wave, write_video, bbox, dur, shown, voice_cues
 def _votes(rng, stem, shown, multimodal, cue_gain=1.0):
     row = {"FileName": stem}
     chance = 1 / len(EMOTIONS)
-    for column, key, target in (("Voice", "voice", shown["audio"]), ("Face", "face", shown["video"]),
+    for column, key, target in (("Voice", "voice", shown[AUDIO_MEDIA]), ("Face", "face", shown[VIDEO_MEDIA]),
                                 ("MultiModal", "multimodal", multimodal)):
         # Weaker cues are recognised less often: the raters' edge over chance shrinks with them.
         accuracy = chance + cue_gain * (SIMULATED_VOTE_ACCURACY[key] - chance)

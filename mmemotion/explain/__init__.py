@@ -4,20 +4,18 @@ exact modality Shapley values, ablation, sanity checks and a leakage alarm.
 Results are plain numpy data (:class:`Explanation`), rendered by :mod:`mmemotion.report`.
 """
 
-from ._explain import ALL_METHODS, DEFAULT_METHODS, METHOD_PRESETS, explain, map_rank_correlation, randomised_copy
+from ._explain import ALL_METHODS, DEFAULT_METHODS, METHOD_PRESETS, explain
 from ._explanation import Explanation
 from ._fingerprint import check_explains, model_fingerprint
 from ._io import load_explanation, save_explanation
-from ._modalities import MODALITY_SPECS, ModalitySpec
+from ._sanity import map_rank_correlation, randomised_copy
 from ._shapley import coalition_masks, exact_shapley_values, to_shap_explanation
 
 __all__ = [
     "ALL_METHODS",
     "DEFAULT_METHODS",
     "METHOD_PRESETS",
-    "MODALITY_SPECS",
     "Explanation",
-    "ModalitySpec",
     "check_explains",
     "coalition_masks",
     "exact_shapley_values",

@@ -13,7 +13,7 @@ __all__ = ["GRADIENT_METHODS", "PositionalForward", "integrated_gradients", "sha
 
 
 class PositionalForward(nn.Module):
-    """Call a ``forward(audio=..., video=..., text=...)`` network with positional tensors.
+    """Call a network whose ``forward`` takes one keyword per modality with positional tensors.
 
     Captum passes its input tuple positionally and shap's PyTorch ``GradientExplainer`` calls
     ``model(*inputs)`` (shap/explainers/_gradient.py, ``_PyTorchGradient.gradient``), so this thin

@@ -23,7 +23,8 @@ class Explanation:
     classes : list of str
         Class labels, in the column order of ``proba``.
     modalities : list of str
-        Modality names present in the model, e.g. ``["audio", "video", "text"]``.
+        Modality names present in the model, e.g. ``["audio", "video", "text"]``; the keys of
+        every per-modality dict below.
     clip_ids : list of str
         Clip identifiers (file stems) of the explained clips.
     y_true : ndarray of shape (n,) or None
@@ -39,18 +40,18 @@ class Explanation:
         ``"saliency"``, ``"shap"``), each modality's share of the clip's total absolute
         attribution; rows sum to 1. ``"shapley"`` holds the same share computed from the
         absolute modality Shapley values of the predicted class.
-    audio_maps : ndarray of shape (n, n_mfcc, n_frames) or None
-        Integrated-Gradients attribution over the MFCC input for the target class.
-    video_maps : ndarray of shape (n, T, H, W) or None
-        Integrated-Gradients attribution per sampled frame, summed over colour channels.
-    text_word_attributions : list of ndarray or None
-        Per clip, one attribution per word of the spoken sentence (``words``).
-    words : list of list of str or None
-        Per clip, the words that the text stream saw.
-    mfcc : ndarray of shape (n, n_mfcc, n_frames) or None
-        The MFCC inputs of the explained clips, for display.
-    frames : ndarray of shape (n, T, H, W, C), uint8, or None
-        The sampled frames of the explained clips, for display (C is 1 or 3).
+    maps : dict of str -> ndarray or list of ndarray
+        Integrated-Gradients attribution for the target class, per modality (every modality once
+        Integrated Gradients ran): an ndarray of shape ``(n, ...)``, the input's attribution
+        summed over the registry entry's ``sum_axes`` (audio ``(n, n_mfcc, n_frames)``; video
+        ``(n, T, H, W)``, summed over colour channels), or, where the entry's ``split_map``
+        split it, a per-clip list (text: one attribution per word of ``display["text"]``).
+    display : dict of str -> ndarray or list
+        What a report draws each modality's map over, per clip: the registry entry's
+        ``display`` of the input as decoded, before speaker normalisation (audio: MFCCs
+        ``(n, n_mfcc, n_frames)``; video: frames ``(n, T, H, W, C)``, uint8, C is 1 or 3), the
+        float input itself for an entry without one, or the per-clip list of the entry's
+        ``split_map`` (text: the words the text stream saw, a list of list of str).
     shap_maps : dict of str -> ndarray
         Within-modality SHAP values (``shap.GradientExplainer``) for the target class, keyed by
         modality, reduced like the Integrated-Gradients maps (audio ``(n, n_mfcc, n_frames)``,
@@ -96,12 +97,8 @@ class Explanation:
     target_class: np.ndarray
     y_true: np.ndarray = None
     modality_shares: dict = field(default_factory=dict)
-    audio_maps: np.ndarray = None
-    video_maps: np.ndarray = None
-    text_word_attributions: list = None
-    words: list = None
-    mfcc: np.ndarray = None
-    frames: np.ndarray = None
+    maps: dict = field(default_factory=dict)
+    display: dict = field(default_factory=dict)
     shap_maps: dict = field(default_factory=dict)
     shapley_values: np.ndarray = None
     shapley_base: np.ndarray = None

@@ -1,116 +1,29 @@
-"""Per-modality table: how each input is made "absent", displayed and cast for gradients.
+"""How each input is made "absent", reduced and cast for gradients: the registry entry's explanation.
 
-Everything downstream of this table is keyed by modality name only. Adding a modality means one
-entry here; a modality without an entry gets :data:`DEFAULT_SPEC` (mean baseline over clips,
-maps kept in the input's own shape).
+Everything downstream is keyed by modality name only; the per-modality choices live in the
+registry (:class:`~mmemotion.modalities.ModalityExplanation`). A modality without an entry gets
+:data:`DEFAULT_SPEC` (mean baseline over clips, maps kept in the input's own shape).
 """
-
-from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = [
-    "DEFAULT_SPEC",
-    "MODALITY_SPECS",
-    "ModalitySpec",
-    "as_float_input",
-    "make_baseline",
-    "reduce_map",
-    "spec_for",
-]
+from ..modalities import ModalityExplanation, get_modality
 
+__all__ = ["DEFAULT_SPEC", "as_float_input", "make_baseline", "reduce_map", "spec_for"]
 
-def _first_channel(x):
-    return x[:, 0]
-
-
-def _channels_last_uint8(x):
-    # Frames arrive as float in [0, 1] (after the integer scaling below), shown as uint8 RGB.
-    x = np.moveaxis(x, 1, -1)
-    return np.clip(np.rint(x * 255.0), 0, 255).astype(np.uint8)
-
-
-@dataclass(frozen=True)
-class ModalitySpec:
-    """How one modality is treated by :func:`~mmemotion.explain.explain`.
-
-    Parameters
-    ----------
-    baseline : {"mean", "zeros"}
-        The "absent" input. ``"mean"`` averages the background clips over the sample axis and over
-        ``mean_axes`` (per-sample axes; kept with length 1 and broadcast back); ``"zeros"`` is the
-        all-zero input.
-    mean_axes : tuple of int
-        Per-sample axes (0 = first axis after the sample axis) also averaged by the mean baseline.
-    sum_axes : tuple of int
-        Per-sample axes summed when reducing an attribution to its display map.
-    display : callable or None
-        Maps the batch of inputs ``(n, *shape)`` to what a report shows; None keeps nothing.
-    map_field, display_field : str or None
-        :class:`Explanation` fields that receive the Integrated-Gradients maps and the display data.
-    integer_scale : float
-        Factor applied to integer-typed inputs before they enter the network as floats; gradients
-        need float inputs, and the network's own integer path must see the same values.
-    description : str
-        The baseline in words, copied into ``Explanation.baselines``.
-    """
-
-    baseline: str = "mean"
-    mean_axes: tuple = ()
-    sum_axes: tuple = ()
-    display: object = None
-    map_field: str = None
-    display_field: str = None
-    integer_scale: float = 1.0
-    description: str = "per-feature mean over the background clips"
-
-
-MODALITY_SPECS = {
-    # Raw (unstandardised) MFCCs have large, coefficient-specific offsets (c0 is around -300), so
-    # zeros would be a loud, unnatural "sound". The per-coefficient mean over clips and frames is a
-    # flat average spectrum with no temporal structure: the information IG asks about is removed.
-    "audio": ModalitySpec(
-        baseline="mean",
-        mean_axes=(2,),
-        sum_axes=(0,),
-        display=_first_channel,
-        map_field="audio_maps",
-        display_field="mfcc",
-        description=(
-            "per-coefficient mean MFCC over the background clips and all frames (a flat average "
-            "spectrum: timing and emotion-specific spectral shape removed)"
-        ),
-    ),
-    # The mean frame over clips and time keeps the static scene (background, average face
-    # position) and removes what changes between clips and over time. A black frame would credit
-    # every bright background pixel with evidence it does not carry.
-    "video": ModalitySpec(
-        baseline="mean",
-        mean_axes=(1,),
-        sum_axes=(0,),
-        display=_channels_last_uint8,
-        map_field="video_maps",
-        display_field="frames",
-        integer_scale=1.0 / 255.0,
-        description=(
-            "mean frame over the background clips and all sampled frames, repeated over time "
-            "(static scene kept, clip-specific and moving content removed)"
-        ),
-    ),
-    # The text vector is a mean of word vectors, so the zero vector is "no words at all"; it also
-    # makes the per-word split of the attribution exact (see _text_words in _explain.py).
-    "text": ModalitySpec(
-        baseline="zeros",
-        description="zero vector (no words: the embedding of an empty sentence)",
-    ),
-}
-
-DEFAULT_SPEC = ModalitySpec()
+DEFAULT_SPEC = ModalityExplanation()
 
 
 def spec_for(modality):
-    """Return the :class:`ModalitySpec` of ``modality`` (the default one when unknown)."""
-    return MODALITY_SPECS.get(modality, DEFAULT_SPEC)
+    """Return the registry's :class:`~mmemotion.modalities.ModalityExplanation` of ``modality``.
+
+    A network may name a modality that is not registered (a stand-in in a test, a modality
+    unregistered since); it gets :data:`DEFAULT_SPEC`.
+    """
+    try:
+        return get_modality(modality).explanation
+    except ValueError:
+        return DEFAULT_SPEC
 
 
 def make_baseline(spec, background):
@@ -118,7 +31,7 @@ def make_baseline(spec, background):
 
     Parameters
     ----------
-    spec : ModalitySpec
+    spec : ModalityExplanation
     background : ndarray of shape (n_background, *shape), float
 
     Returns

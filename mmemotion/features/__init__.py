@@ -8,7 +8,8 @@ per-sample shape. :class:`ModalityUnion` reshapes each output (a view) into a
 
 from ._errors import LeakageWarning, MediaError, MediaWarning
 from ._egemaps import EGeMAPSTransformer
-from ._frames import FaceFallbackWarning, FrameSampler, face_box
+from ._face_box import FaceFallbackWarning, face_box
+from ._frames import FrameSampler
 from ._functionals import ConcatModalities, Functionals
 from ._hog import FrameHOG
 from ._mfcc import MFCCTransformer

@@ -1,4 +1,13 @@
-"""On-disk cache of per-file features, keyed by the file's identity and the extraction parameters."""
+"""On-disk cache of per-file features, keyed by the file's identity and the extraction parameters.
+
+Why not ``joblib.Memory(...).cache`` (whose ``location`` is still where this cache lives when a
+Memory is passed): joblib keys a call by its arguments' values, so the file's size and mtime
+would have to be passed as arguments anyway, and a hit costs more. Measured on 300 entries of
+shape (1, 40, 100) float32 (2 loaded cores): a hit took 0.12-0.16 ms here and 0.41-0.60 ms
+through a memoised ``f(params, path, size, mtime_ns)`` (3.3-3.7x: the arguments are pickled to
+hash them, ``metadata.json`` is read, the result unpickled), against 1-2.3 ms to compute an MFCC;
+joblib also writes two files per entry instead of one. Entries are written atomically in both.
+"""
 
 import hashlib
 import json
@@ -14,7 +23,7 @@ __all__ = ["FeatureCache", "resolve_cache_dir"]
 # Bump when the per-file output of any transformer changes for the same parameters, so that
 # entries written by an older mmemotion are never read back. 2: FrameSampler(crop="face") finds
 # the face with dlib's detector first (version 1 entries hold the heuristic's crops). 3: the
-# colour/motion heuristic's face box sits lower (_frames._HEURISTIC_DROP).
+# colour/motion heuristic's face box sits lower (_face_box._HEURISTIC_DROP).
 _FORMAT_VERSION = 3
 
 

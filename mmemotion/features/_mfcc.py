@@ -277,13 +277,14 @@ class MFCCTransformer(BaseFileTransformer):
         # power_to_db(ref=1, top_db=80), DCT-II with ortho norm.
         log_mel = librosa.power_to_db(_mel_basis(self.sr, self.n_fft, self.n_mels) @ power)
         mfcc = librosa.feature.mfcc(S=log_mel, n_mfcc=self.n_mfcc)
-        fixed = np.zeros(self.output_shape_[1:], dtype=np.float32)
         n = min(self.n_frames, mfcc.shape[1])
-        fixed[: self.n_mfcc, :n] = mfcc[:, :n]
+        rows = [mfcc[:, :n]]
         if self.prosody:
-            fixed[self.n_mfcc :, :n] = prosody_contours(
+            rows.append(prosody_contours(
                 y_prosody, power, log_mel, sr=self.sr, n_fft=self.n_fft, hop_length=self.hop_length, n=n
-            )
+            ))
+        # Zero padding at the end up to n_frames (the cut is above: prosody needs n).
+        fixed = librosa.util.fix_length(np.concatenate(rows, dtype=np.float32), size=self.n_frames)
         if self.deltas:
             width = min(9, self.n_frames if self.n_frames % 2 else self.n_frames - 1)
             fixed = np.stack(

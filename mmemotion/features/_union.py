@@ -1,11 +1,14 @@
-"""Run one transformer per modality and return their outputs as a SliceDict, unstacked."""
+"""Run one transformer per modality and return their outputs as a SliceDict, unstacked.
+
+A little over 400 lines because it is one class whose numpydoc takes about 90 of them; the
+speaker statistics it applies live in :mod:`._speaker_norm`.
+"""
 
 from numbers import Integral
 
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
-from skorch.helper import SliceDict
 from sklearn.base import TransformerMixin, clone
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import _BaseComposition
@@ -350,6 +353,8 @@ class ModalityUnion(TransformerMixin, _BaseComposition):
                     stats = speaker_statistics(A[rows], pooled, mode)
                 out[rows] = apply_statistics(A[rows], pooled, stats or fallback, mode)
             data[name] = out
+        from skorch.helper import SliceDict  # skorch imports torch; the report reads features without it
+
         out = SliceDict(**data)
         # Lets FusionClassifier check that the network knows how many frames are the speaker's.
         out.appended_observations = self.appended_observations_
@@ -389,6 +394,8 @@ class ModalityUnion(TransformerMixin, _BaseComposition):
             Xt = np.asarray(Xt)
             # reshape of a C-contiguous array is a view: the big video block is never copied.
             data[name] = Xt.reshape(len(Xt), *self.output_shapes_[name])
+        from skorch.helper import SliceDict
+
         return SliceDict(**data)
 
     def _sk_visual_block_(self):

@@ -4,7 +4,8 @@ from ._baseline import make_baseline_pipeline
 from ._classifier import FusionClassifier
 from ._emotion_pipeline import EmotionPipeline
 from ._late_fusion import LateFusionClassifier
-from ._module import ThreeStreamModule
+from ._module import MultiStreamModule
+from ._three_stream import ThreeStreamModule
 from ._persistence import load_model, save_model
 from ._pipeline import DEFAULT_SPEAKER_NORM, compare_split_protocols, make_default_pipeline
 
@@ -13,6 +14,7 @@ __all__ = [
     "EmotionPipeline",
     "FusionClassifier",
     "LateFusionClassifier",
+    "MultiStreamModule",
     "ThreeStreamModule",
     "compare_split_protocols",
     "load_model",

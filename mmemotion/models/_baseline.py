@@ -1,18 +1,18 @@
 """The classical baseline: per-speaker-normalised functionals + logistic regression."""
 
-import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ..utils import check_modalities
+from .. import MODALITIES
+from ..modalities import check_modalities, get_modality
 from ._emotion_pipeline import EmotionPipeline
 from ._late_fusion import LateFusionClassifier
 
 __all__ = ["make_baseline_pipeline"]
 
 
-def make_baseline_pipeline(*, modalities=("audio", "video"), speaker_norm=None, prosody=True, crop="speaker_face",
+def make_baseline_pipeline(*, modalities=None, speaker_norm=None, prosody=True, crop="speaker_face",
                            memory=None, C=0.1, n_jobs=None, random_state=0, verbose=False):
     """Build the linear baseline the network has to beat, on the same inputs.
 
@@ -29,8 +29,9 @@ def make_baseline_pipeline(*, modalities=("audio", "video"), speaker_norm=None, 
 
     Parameters
     ----------
-    modalities : tuple of str, default=("audio", "video")
-        Any of "audio", "video", "text". Text is left out by default: in CREMA-D every actor
+    modalities : tuple of str, default=None
+        Registered modalities with a baseline transformer; None: those whose entry says
+        ``in_baseline`` ("audio", "video"). Text is left out by default: in CREMA-D every actor
         says every sentence in every emotion, so its words carry no emotion.
     speaker_norm : {"zscore", "mean", "off"}, dict or None, default=None
         :class:`~mmemotion.features.ModalityUnion` ``speaker_norm`` (per-speaker statistics of the
@@ -69,21 +70,17 @@ def make_baseline_pipeline(*, modalities=("audio", "video"), speaker_norm=None, 
     >>> list(make_baseline_pipeline().named_steps)
     ['features', 'clf']
     """
-    from ..features import (FilenameEmbedder, FrameHOG, FrameSampler, Functionals,
-                            MFCCTransformer, ModalityUnion)
+    from ..features import ModalityUnion
 
+    if modalities is None:
+        modalities = tuple(m for m in MODALITIES if get_modality(m).in_baseline)
     active = check_modalities(modalities, "make_baseline_pipeline")
-    builders = {
-        "audio": lambda: Functionals(MFCCTransformer(prosody=prosody, n_jobs=n_jobs, memory=memory, verbose=verbose),
-                                     statistics=("mean", "std")),
-        "video": lambda: Functionals(
-            FrameHOG(FrameSampler(crop=crop, dtype=np.uint8, n_jobs=n_jobs, memory=memory, verbose=verbose)),
-            statistics=("mean", "std"),
-        ),
-        "text": lambda: FilenameEmbedder(random_state=0 if random_state is None else random_state),
-    }
+    options = dict(prosody=prosody, crop=crop, memory=memory, n_jobs=n_jobs, random_state=random_state, verbose=verbose)
+    without = [m for m in active if get_modality(m).make_baseline_transformer is None]
+    if without:
+        raise ValueError(f"make_baseline_pipeline: {without} has no baseline transformer in its registry entry.")
     if speaker_norm is None:
         speaker_norm = "zscore"
-    union = ModalityUnion([(m, builders[m]()) for m in active], speaker_norm=None if speaker_norm == "off" else speaker_norm)
+    union = ModalityUnion([(m, get_modality(m).make_baseline_transformer(options)) for m in active], speaker_norm=None if speaker_norm == "off" else speaker_norm)
     per_modality = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000, random_state=random_state))
     return EmotionPipeline([("features", union), ("clf", LateFusionClassifier(per_modality))])

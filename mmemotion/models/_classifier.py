@@ -1,32 +1,36 @@
-"""FusionClassifier: a scikit-learn classifier around :class:`ThreeStreamModule`, built on skorch."""
+"""FusionClassifier: a scikit-learn classifier around :class:`ThreeStreamModule`, built on skorch.
 
-import contextlib
+About 500 lines on purpose: skorch calls its hooks (``initialize_module``, ``get_loss``,
+``get_split_datasets``, ``fit_loop``, ...) on the class itself, and the numpydoc is a fifth of
+it; input checks, linear experts and batching live in mixins (``_classifier_inputs``,
+``_linear_experts``, ``_batches``).
+"""
+
 import inspect
-import numbers
 import warnings
 from collections.abc import Mapping
+from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GroupShuffleSplit, StratifiedShuffleSplit
-from sklearn.preprocessing import LabelEncoder, StandardScaler
+from sklearn.model_selection import GroupShuffleSplit
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
 from sklearn.utils.class_weight import compute_class_weight
 from skorch import NeuralNetClassifier
 from skorch.callbacks import EarlyStopping, EpochScoring
-from skorch.dataset import Dataset
-from skorch.helper import SliceDict
+from skorch.dataset import ValidSplit
 from skorch.utils import is_dataset, to_tensor
 from torch import nn
-from torch.utils.data import BatchSampler, DataLoader, SequentialSampler, Subset
+from torch.utils.data import Subset
 
-from .. import MODALITIES
-from ._module import ThreeStreamModule
+from ._batches import Batches
+from ._classifier_inputs import InputChecks
+from ._linear_experts import LinearExpertFitting
+from ._three_stream import ThreeStreamModule
 
 __all__ = ["FusionClassifier"]
 
-#: Per-sample rank of each modality's input (audio (C, n_mfcc, n_frames), video (C, T, H, W), text (dim,)).
-_SAMPLE_NDIM = {"audio": 3, "video": 4, "text": 1}
 
 
 def _resolve_device(device):
@@ -46,7 +50,7 @@ def _encoded_accuracy(net, X, y):
     return float(np.mean(y_pred == np.asarray(y)))
 
 
-class FusionClassifier(NeuralNetClassifier):
+class FusionClassifier(InputChecks, LinearExpertFitting, Batches, NeuralNetClassifier):
     """Multimodal emotion classifier: a skorch ``NeuralNetClassifier`` with string labels.
 
     Trains :class:`ThreeStreamModule` (or any module whose ``forward`` takes the modality names as
@@ -224,26 +228,6 @@ class FusionClassifier(NeuralNetClassifier):
         return callbacks
 
     # -- initialisation from the data ----------------------------------------------------------
-    def _module_modalities(self):
-        """Modalities the configured module will read (before it is built)."""
-        kwargs = self.get_params_for("module")
-        if isinstance(self.module, nn.Module):
-            return tuple(getattr(self.module, "modalities", MODALITIES))
-        modalities = kwargs.get("modalities")
-        if modalities is None:
-            try:
-                modalities = inspect.signature(self.module).parameters["modalities"].default
-            except (KeyError, TypeError, ValueError):
-                modalities = MODALITIES
-        if isinstance(modalities, str):
-            modalities = (modalities,)
-        unknown = [m for m in modalities if m not in MODALITIES]
-        if unknown or not modalities:
-            raise ValueError(
-                f"FusionClassifier: module__modalities={tuple(modalities)!r} must be a non-empty subset of {MODALITIES}."
-            )
-        return tuple(m for m in MODALITIES if m in modalities)
-
     def initialize_module(self):
         """Build the module, filling its input sizes and class count from the fitted data."""
         kwargs = self.get_params_for("module")
@@ -252,14 +236,9 @@ class FusionClassifier(NeuralNetClassifier):
                 accepted = set(inspect.signature(self.module).parameters)
             except (TypeError, ValueError):
                 accepted = set()
-            from_data = {"n_classes": len(self.classes_)}
-            shapes = self.input_shapes_
-            if "audio" in shapes:
-                from_data["audio_shape"] = shapes["audio"]
-            if "video" in shapes:
-                from_data["video_shape"] = shapes["video"]
-            if "text" in shapes:
-                from_data["text_dim"] = shapes["text"][0]
+            from_data = {"n_classes": len(self.classes_), "shapes": dict(self.input_shapes_)}
+            # A module of another design may take each shape as <modality>_shape instead.
+            from_data.update({f"{m}_shape": shape for m, shape in self.input_shapes_.items()})
             kwargs.update({k: v for k, v in from_data.items() if k in accepted})
         self.module_ = self.initialized_instance(self.module, kwargs)
         return self
@@ -288,100 +267,21 @@ class FusionClassifier(NeuralNetClassifier):
         return self
 
     # -- validation ----------------------------------------------------------------------------
-    def _validate_X(self, X, *, reset):
-        """Check X and return a SliceDict holding only the active modalities as arrays."""
-        if not isinstance(X, Mapping):
-            raise TypeError(
-                f"FusionClassifier: X must be a skorch.helper.SliceDict (or dict) keyed by modality "
-                f"({', '.join(MODALITIES)}), got {type(X).__name__}. Use mmemotion.features.ModalityUnion "
-                "(or make_default_pipeline) to turn a CREMA-D manifest into one."
-            )
-        modalities = self._module_modalities() if reset else self.modalities_
-        missing = [m for m in modalities if m not in X]
-        if missing:
-            raise ValueError(
-                f"FusionClassifier: X lacks {missing} but the module reads {modalities}; add "
-                f"{missing} to the ModalityUnion or set module__modalities to a subset of {tuple(X)}."
-            )
-        arrays, n_samples = {}, None
-        for name in modalities:
-            x = X[name]
-            if isinstance(x, torch.Tensor):
-                x = x.detach().cpu().numpy()
-            x = np.asarray(x)
-            if x.dtype == np.float64:
-                x = x.astype(np.float32)
-            if x.dtype.kind not in "fiub":
-                raise TypeError(f"FusionClassifier: X['{name}'] must be numeric, got dtype {x.dtype}.")
-            expected_ndim = _SAMPLE_NDIM.get(name)
-            if expected_ndim is not None and x.ndim != expected_ndim + 1:
-                raise ValueError(
-                    f"FusionClassifier: X['{name}'] has shape {x.shape}; expected (n_samples, "
-                    f"{expected_ndim} more axes) as given by ModalityUnion "
-                    "(audio (n, C, n_mfcc, n_frames), video (n, C, T, H, W), text (n, dim))."
-                )
-            if not reset and x.shape[1:] != self.input_shapes_[name]:
-                raise ValueError(
-                    f"FusionClassifier: X['{name}'] has per-sample shape {x.shape[1:]} but the classifier "
-                    f"was fitted on {self.input_shapes_[name]}; extract features with the same settings "
-                    "as in fit."
-                )
-            if x.dtype.kind == "f" and not np.isfinite(x).all():
-                raise ValueError(
-                    f"FusionClassifier: X['{name}'] contains NaN or infinite values; check the feature "
-                    "extractor (e.g. on_error='nan' rows) and drop or impute those samples."
-                )
-            if n_samples is None:
-                n_samples = len(x)
-            elif len(x) != n_samples:
-                raise ValueError(
-                    f"FusionClassifier: the modalities in X have different lengths "
-                    f"({ {m: len(a) for m, a in arrays.items()} } vs {name}: {len(x)})."
-                )
-            arrays[name] = x
-        if n_samples == 0:
-            raise ValueError("FusionClassifier: X has 0 samples.")
-        if reset:
-            self._check_reference_frames(getattr(X, "appended_observations", None))
-            self.modalities_ = modalities
-            self.input_shapes_ = {name: tuple(int(d) for d in a.shape[1:]) for name, a in arrays.items()}
-        return SliceDict(**arrays)
-
-    def _check_reference_frames(self, appended):
-        """The union's appended reference frames and the network's count of them must agree."""
-        if appended is None or isinstance(self.module, nn.Module) or "video" not in self._module_modalities():
-            return
-        try:
-            parameter = inspect.signature(self.module).parameters.get("video_reference_frames")
-        except (TypeError, ValueError):
-            return
-        if parameter is None:
-            return
-        expected = int(appended.get("video", 0))
-        declared = int(self.get_params_for("module").get("video_reference_frames", parameter.default))
-        if declared != expected:
-            raise ValueError(
-                f"FusionClassifier: the ModalityUnion appends {expected} reference frames of the speaker to every "
-                f"video clip (speaker_norm 'reference', reference_size) but module__video_reference_frames="
-                f"{declared}; set them equal (make_default_pipeline(reference_frames=...) does), or the network "
-                "would read the speaker's frames as the clip's."
-            )
+    #: Checked by scikit-learn's parameter validation at fit (skorch's own parameters are skorch's).
+    _parameter_constraints = {
+        "class_weight": [StrOptions({"balanced"}), Mapping, None],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "patience": [Interval(Integral, 1, None, closed="left")],
+        "linear_C": [Interval(Real, 0, None, closed="neither")],
+        "random_state": [Integral, None],
+    }
 
     def _validate_fit_params(self):
-        if self.class_weight is not None and self.class_weight != "balanced" and not isinstance(self.class_weight, Mapping):
-            raise ValueError(
-                f"FusionClassifier: class_weight must be None, 'balanced' or a dict label -> weight, got {self.class_weight!r}."
-            )
-        if not (isinstance(self.validation_fraction, numbers.Real) and 0 < self.validation_fraction < 1):
-            raise ValueError(
-                f"FusionClassifier: validation_fraction must be in (0, 1), got {self.validation_fraction!r}."
-            )
-        if not (isinstance(self.linear_C, numbers.Real) and self.linear_C > 0):
-            raise ValueError(f"FusionClassifier: linear_C must be a positive number, got {self.linear_C!r}.")
-        if self.random_state is not None and not isinstance(self.random_state, numbers.Integral):
-            raise TypeError(
-                f"FusionClassifier: random_state must be an int or None, got {type(self.random_state).__name__}."
-            )
+        validate_parameter_constraints(
+            self._parameter_constraints, {name: getattr(self, name) for name in self._parameter_constraints},
+            caller_name=type(self).__name__,
+        )
 
     def _compute_class_weight(self, y_enc):
         if self.class_weight is None:
@@ -409,7 +309,6 @@ class FusionClassifier(NeuralNetClassifier):
         if not self.early_stopping:
             return dataset, None
         groups = getattr(self, "fit_groups_", None)
-        index = np.arange(len(y))
         if groups is not None:
             if len(np.unique(groups)) < 2:
                 raise ValueError(
@@ -417,25 +316,23 @@ class FusionClassifier(NeuralNetClassifier):
                     "some out; pass more actors or set early_stopping=False."
                 )
             splitter = GroupShuffleSplit(n_splits=1, test_size=self.validation_fraction, random_state=self.random_state)
-            idx_train, idx_valid = next(splitter.split(index, y, groups))
-        else:
-            warnings.warn(
-                "FusionClassifier: early_stopping without `groups` holds out a random, stratified "
-                "validation set, which can put clips of one actor on both sides and overestimate the "
-                "validation score; pass actor ids as fit(X, y, groups=...) (clf__groups=... in a Pipeline).",
-                UserWarning,
-                stacklevel=2,
-            )
-            splitter = StratifiedShuffleSplit(n_splits=1, test_size=self.validation_fraction, random_state=self.random_state)
-            try:
-                idx_train, idx_valid = next(splitter.split(index, y))
-            except ValueError:
-                # Too few samples per class to stratify (tiny data); fall back to a plain split.
-                rng = np.random.default_rng(self.random_state)
-                perm = rng.permutation(index)
-                n_valid = max(1, int(round(self.validation_fraction * len(index))))
-                idx_valid, idx_train = perm[:n_valid], perm[n_valid:]
-        return Subset(dataset, idx_train), Subset(dataset, idx_valid)
+            return ValidSplit(splitter)(dataset, y, groups=groups)
+        warnings.warn(
+            "FusionClassifier: early_stopping without `groups` holds out a random, stratified "
+            "validation set, which can put clips of one actor on both sides and overestimate the "
+            "validation score; pass actor ids as fit(X, y, groups=...) (clf__groups=... in a Pipeline).",
+            UserWarning,
+            stacklevel=2,
+        )
+        try:
+            return ValidSplit(self.validation_fraction, stratified=True, random_state=self.random_state)(dataset, y)
+        except ValueError:
+            # Too few samples per class to stratify (tiny data), which ValidSplit does not handle;
+            # fall back to a plain random split.
+            index = np.arange(len(y))
+            perm = np.random.default_rng(self.random_state).permutation(index)
+            n_valid = max(1, int(round(self.validation_fraction * len(index))))
+            return Subset(dataset, perm[n_valid:]), Subset(dataset, perm[:n_valid])
 
     # -- public API ----------------------------------------------------------------------------
     @property
@@ -537,80 +434,6 @@ class FusionClassifier(NeuralNetClassifier):
         self._fit_linear_experts(X, y)
         return super().fit_loop(X, y, epochs=epochs, **fit_params)
 
-    def _fit_linear_experts(self, X, y):
-        """Fit the module's linear experts: logistic regressions on standardised clip statistics.
-
-        Fitted to convergence by L-BFGS (scikit-learn), as the classical systems are, then written
-        into the module with the standardisation folded into the weights, so the expert is part of
-        the network: saved with it, and differentiable for the explanations.
-        """
-        experts = getattr(self.module_, "linear_experts", ())
-        if not experts:
-            return
-        y = np.asarray(y)
-        weight = self.class_weight_
-        for name in experts:
-            features = self._in_batches(X[name], lambda x, m=name: self.module_.linear_expert_features(m, x))
-            features = features.astype(np.float64)
-            n_classes = getattr(self.module_, f"linear_{name}_bias").shape[0]
-            W, b = np.zeros((n_classes, features.shape[1])), np.full(n_classes, -20.0)
-            present = np.unique(y)
-            if len(present) < 2:
-                b[present] = 0.0
-            else:
-                scaler = StandardScaler().fit(features)
-                regression = LogisticRegression(
-                    C=self.linear_C, max_iter=2000,
-                    class_weight=None if weight is None else {int(k): float(weight[k]) for k in present},
-                ).fit(scaler.transform(features), y)
-                coef, intercept = regression.coef_, regression.intercept_
-                if len(present) == 2:  # one logit for the second class against the first
-                    coef, intercept = np.vstack([np.zeros_like(coef), coef]), np.r_[0.0, intercept]
-                coef = coef / scaler.scale_
-                W[present], b[present] = coef, intercept - coef @ scaler.mean_
-            getattr(self.module_, f"linear_{name}_weight").copy_(torch.as_tensor(W))
-            getattr(self.module_, f"linear_{name}_bias").copy_(torch.as_tensor(b))
-
-    def _described(self, X):
-        """A copy of X with every describable stream's input replaced by its description."""
-        streams = getattr(self.module_, "streams", {})
-        out = None
-        for name, stream in streams.items():
-            describe = getattr(stream, "describe", None)
-            if describe is None or name not in X or np.ndim(X[name]) == 2:
-                continue
-            if out is None:
-                out = SliceDict(**{k: X[k] for k in X.keys()})
-            out[name] = self._in_batches(X[name], describe)
-        return X if out is None else out
-
-    def _in_batches(self, arr, fn, batch_size=64):
-        """``fn`` of ``arr`` without autograd, 64 samples at a time, as a numpy array; uint8 inputs
-        are scaled to [0, 1] as the module's forward scales its video input."""
-        dtype = next(self.module_.parameters()).dtype
-        chunks = []
-        with torch.no_grad():
-            for start in range(0, len(arr), batch_size):
-                x = torch.as_tensor(np.asarray(arr[start:start + batch_size]), device=self.device)
-                x = x.to(dtype) if torch.is_floating_point(x) else x.to(dtype).div_(255.0)
-                chunks.append(fn(x).cpu().numpy())
-        return np.concatenate(chunks)
-
-    @contextlib.contextmanager
-    def _seeded(self):
-        if self.random_state is None:
-            yield
-            return
-        with self._own_rng():
-            torch.manual_seed(int(self.random_state))
-            yield
-
-    def _own_rng(self):
-        # fork_rng restores the global torch RNG afterwards, so fitting with a seed does not
-        # change the random numbers the caller's own code draws next.
-        devices = list(range(torch.cuda.device_count())) if str(self.device).startswith("cuda") else []
-        return torch.random.fork_rng(devices=devices)
-
     def _encode_known(self, y, where):
         y = np.asarray(y)
         unseen = np.setdiff1d(y, self.classes_)
@@ -624,41 +447,6 @@ class FusionClassifier(NeuralNetClassifier):
     def check_is_fitted(self, attributes=None, *args, **kwargs):
         attributes = attributes or ["module_", "label_encoder_", "input_shapes_"]
         return super().check_is_fitted(attributes, *args, **kwargs)
-
-    def get_iterator(self, dataset, training=False):
-        """Training batches are reshuffled every epoch; evaluation batches are cut in one indexing step.
-
-        Training: see :meth:`_train_iterator`. Evaluation: skorch's default DataLoader fetches every sample on its own and collates them, which
-        made ``predict_proba`` run at 0.80x a bare PyTorch loop (``benchmarks/bench_training.py``;
-        a 3x16x64x64 clip is copied twice). For evaluation the order is fixed anyway, so a
-        sequential :class:`~torch.utils.data.BatchSampler` hands the dataset whole index lists
-        (a SliceDict slices every modality at once) and the DataLoader does no collation
-        (``batch_size=None``). Custom datasets and any ``iterator_valid__*`` setting keep
-        skorch's loader.
-        """
-        if training:
-            return self._train_iterator(dataset)
-        if type(dataset) is not Dataset or self.get_params_for("iterator_valid"):
-            return super().get_iterator(dataset, training=training)
-        batch_size = len(dataset) if self.batch_size == -1 else self.batch_size  # -1: one batch, as in skorch
-        sampler = BatchSampler(SequentialSampler(range(len(dataset))), batch_size=max(batch_size, 1), drop_last=False)
-        return DataLoader(dataset, sampler=sampler, batch_size=None)
-
-    def _train_iterator(self, dataset):
-        """Training batches, reshuffled every epoch.
-
-        skorch hands ``iterator_train__*`` to a plain DataLoader, whose ``shuffle`` defaults to
-        False, so without this every epoch would see the rows in manifest order: batches of one
-        actor (and mostly one emotion) at a time, with batch-norm statistics of that actor. The
-        permutation is drawn from the torch random state that ``random_state`` seeds. An explicit
-        ``iterator_train__shuffle``, ``__sampler`` or ``__batch_sampler`` is respected.
-        """
-        kwargs = self.get_params_for("iterator_train")
-        if self.iterator_train is not DataLoader or {"shuffle", "sampler", "batch_sampler"} & kwargs.keys():
-            return super().get_iterator(dataset, training=True)
-        batch_size = kwargs.pop("batch_size", self.batch_size)
-        batch_size = len(dataset) if batch_size == -1 else batch_size
-        return DataLoader(dataset, batch_size=batch_size, shuffle=True, **kwargs)
 
     def predict_proba(self, X):
         """Class probabilities.

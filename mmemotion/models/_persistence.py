@@ -12,6 +12,7 @@ from safetensors.numpy import save as st_save
 from sklearn.base import BaseEstimator
 from sklearn.preprocessing import LabelEncoder
 
+from ..modalities import get_modality, registered_modalities
 from ..utils import atomic_path
 from ._classifier import FusionClassifier
 
@@ -36,6 +37,7 @@ _ALLOWED_CLASSES = (
     "sklearn.linear_model.LogisticRegression",
     "mmemotion.models.FusionClassifier",
     "mmemotion.models.ThreeStreamModule",
+    "mmemotion.models.MultiStreamModule",
     "mmemotion.models.LateFusionClassifier",
     "sklearn.pipeline.Pipeline",
     "mmemotion.models.EmotionPipeline",
@@ -66,6 +68,11 @@ def _allowed():
         obj = getattr(importlib.import_module(module_name), name, None)
         if obj is not None:
             table[dotted] = obj
+    # A registered modality brings the classes of its own steps; registering is running code, so
+    # this lets a file name nothing that the user's own code did not already import.
+    for modality in registered_modalities():
+        for cls in get_modality(modality).persist_classes:
+            table.setdefault(f"{cls.__module__}.{cls.__qualname__}", cls)
     return table
 
 

@@ -4,7 +4,7 @@ import numpy as np
 from sklearn.model_selection import GroupKFold, StratifiedKFold, cross_val_score
 
 from .. import MODALITIES
-from ..utils import check_modalities
+from ..modalities import check_modalities, get_modality
 from ._classifier import FusionClassifier
 from ._emotion_pipeline import EmotionPipeline
 
@@ -28,7 +28,8 @@ __all__ = ["make_default_pipeline", "compare_split_protocols", "DEFAULT_SPEAKER_
 #: decoy face more credit than the voice that carried the emotion. Pixel-level normalisation did
 #: not help: z-scoring or mean-face removal changed fused accuracy by +0.01 / -0.01. Text is the
 #: spoken sentence, which every speaker says alike.
-DEFAULT_SPEAKER_NORM = {"audio": "functionals", "video": "reference"}
+#: The values come from the registry entries' ``speaker_norm`` (a registered modality brings its own).
+DEFAULT_SPEAKER_NORM = {m: get_modality(m).speaker_norm for m in MODALITIES if get_modality(m).speaker_norm}
 
 
 def make_default_pipeline(
@@ -126,45 +127,36 @@ def make_default_pipeline(
     >>> # pipe.fit(bunch.frame, bunch.target, clf__groups=bunch.frame["actor_id"])  # see examples/
     """
     # Imported here so that mmemotion.models (and the safe loader) do not pay for OpenCV and
-    # librosa when only the network is used.
-    from ..features import FilenameEmbedder, FrameSampler, MFCCTransformer, ModalityUnion
+    # librosa when only the network is used (the registry's transformer factories import lazily too).
+    from ..features import ModalityUnion
 
+    options = dict(n_mfcc=n_mfcc, n_audio_frames=n_audio_frames, n_video_frames=n_video_frames, frame_size=frame_size,
+                   crop=crop, text_dim=text_dim, prosody=prosody, speaker_column=speaker_column, n_jobs=n_jobs,
+                   memory=memory, random_state=random_state, verbose=verbose)
     active = check_modalities(modalities, "make_default_pipeline")
-    builders = {
-        "audio": lambda: MFCCTransformer(
-            n_mfcc=n_mfcc, n_frames=n_audio_frames, prosody=prosody, n_jobs=n_jobs, memory=memory, verbose=verbose
-        ),
-        "video": lambda: FrameSampler(
-            n_frames=n_video_frames,
-            size=tuple(frame_size),
-            crop=crop,
-            speaker_column=speaker_column,
-            dtype=np.uint8,
-            n_jobs=n_jobs,
-            memory=memory,
-            verbose=verbose,
-        ),
-        "text": lambda: FilenameEmbedder(dim=text_dim, random_state=0 if random_state is None else random_state),
-    }
+    entries = {m: get_modality(m) for m in active}
     if speaker_norm is None:
-        speaker_norm = DEFAULT_SPEAKER_NORM
+        speaker_norm = {m: e.speaker_norm for m, e in entries.items() if e.speaker_norm}
     if speaker_norm == "off":
         speaker_norm = None
     elif isinstance(speaker_norm, dict):
         speaker_norm = {m: v for m, v in speaker_norm.items() if m in active and v is not None} or None
     by_modality = speaker_norm if isinstance(speaker_norm, dict) else {m: speaker_norm for m in active}
-    misplaced = [m for m, v in by_modality.items() if v == "reference" and m != "video"]
+    readers = [m for m, e in entries.items() if e.reference_frames]
+    misplaced = [m for m, v in by_modality.items() if v == "reference" and m not in readers]
     if misplaced:
         raise ValueError(
-            f"make_default_pipeline: speaker_norm 'reference' is read by the video stream only; {misplaced} "
-            "would treat the appended reference frames as their own. Use e.g. {'audio': 'zscore', 'video': 'reference'}."
+            f"make_default_pipeline: speaker_norm 'reference' is read by the {' and '.join(readers) or 'no'} stream only; "
+            f"{misplaced} would treat the appended reference frames as their own. Use e.g. "
+            f"{dict(DEFAULT_SPEAKER_NORM, **{m: 'zscore' for m in misplaced})}."
         )
-    union = ModalityUnion([(m, builders[m]()) for m in active], speaker_norm=speaker_norm,
+    union = ModalityUnion([(m, e.make_transformer(options)) for m, e in entries.items()], speaker_norm=speaker_norm,
                           speaker_column=speaker_column, reference_size=reference_frames)
     clf_params.setdefault("verbose", int(bool(verbose)))
-    if by_modality.get("video") == "reference":
-        # The network must know how many of the last frames are the speaker's reference frames.
-        clf_params.setdefault("module__video_reference_frames", reference_frames)
+    for m in readers:
+        if by_modality.get(m) == "reference":
+            # The network must know how many of the last frames are the speaker's reference frames.
+            clf_params.setdefault(f"module__{m}_reference_frames", reference_frames)
     # No weight decay by default: with the product-of-experts fusion, Adam's L2 penalty of 0.01
     # lowered fused accuracy on unseen actors of the realistic corpus from 0.697 to 0.663, in
     # every one of the 5 folds (benchmarks/bench_generalisation.py); it had helped the audio
@@ -179,7 +171,7 @@ def make_default_pipeline(
     # the regularised linear model does not, and the two disagree usefully. A video linear expert
     # on the HOG statistics relative to the reference frames was weaker (0.50 alone) and lowered
     # the simulated product.
-    clf_params.setdefault("module__linear_experts", ("audio",))
+    clf_params.setdefault("module__linear_experts", tuple(m for m, e in entries.items() if e.linear_expert))
     # A smaller step than FusionClassifier's 1e-3: with the audio linear expert, fused accuracy
     # on the realistic corpus (seeds 0 / 1 / 2) rose from 0.833 / 0.850 / 0.820 at 1e-3 to
     # 0.853 / 0.850 / 0.840 at 3e-4 (the deep streams overfit the training actors less).

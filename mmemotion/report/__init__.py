@@ -4,7 +4,8 @@ This subpackage never imports torch, Captum or SHAP: it renders the plain numpy 
 :mod:`mmemotion.evaluation` and :func:`mmemotion.explain.explain`.
 """
 
+from ._model_card import pipeline_card, speaker_norm_text, training_history
 from ._render import render_report
 from ._sections import SECTIONS
 
-__all__ = ["SECTIONS", "render_report"]
+__all__ = ["SECTIONS", "pipeline_card", "render_report", "speaker_norm_text", "training_history"]

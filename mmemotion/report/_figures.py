@@ -13,27 +13,29 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from ..modalities import get_modality
+
 __all__ = [
-    "to_data_uri",
-    "bar_counts",
-    "eda_overview",
-    "waveform_mfcc",
-    "frame_strip",
-    "image_data_uri",
+    "as_rgb",
     "confusion",
-    "training_curves",
-    "modality_importance",
-    "mfcc_saliency",
-    "frames_attribution",
-    "shapley_waterfall",
-    "model_vs_human",
-    "mpl_text",
-    "reliability_diagram",
+    "eda_overview",
     "group_accuracy",
+    "image_data_uri",
+    "modality_color",
+    "modality_importance",
+    "model_vs_human",
+    "mosaic",
+    "mpl_text",
+    "new_figure",
+    "reliability_diagram",
+    "shapley_waterfall",
+    "to_data_uri",
+    "training_curves",
 ]
 
 DPI = 80
-PALETTE = {"audio": "#1f77b4", "video": "#ff7f0e", "text": "#2ca02c"}
+#: Colours of modalities the registry does not know (e.g. in an explanation from a session that
+#: had registered more).
 _FALLBACK = ["#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 
 
@@ -43,10 +45,15 @@ def mpl_text(text):
 
 
 def modality_color(modality, i=0):
-    return PALETTE.get(modality, _FALLBACK[i % len(_FALLBACK)])
+    """The registry's colour of ``modality``; ``i`` picks a fallback for an unregistered one."""
+    try:
+        return get_modality(modality).colour
+    except ValueError:
+        return _FALLBACK[i % len(_FALLBACK)]
 
 
-def _figure(width, height):
+def new_figure(width, height):
+    """A constrained-layout figure (inches) on its own Agg canvas."""
     fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
@@ -73,13 +80,6 @@ def _bar(ax, labels, values, title, color="#4c72b0", horizontal=False):
     ax.spines[["top", "right"]].set_visible(False)
 
 
-def bar_counts(counts, title, *, width=4.0, height=2.6):
-    """Bar chart of a ``{label: count}`` mapping."""
-    fig = _figure(width, height)
-    _bar(fig.add_subplot(), list(counts), list(counts.values()), title)
-    return to_data_uri(fig)
-
-
 def eda_overview(panels):
     """Several count bar charts side by side.
 
@@ -88,7 +88,7 @@ def eda_overview(panels):
     panels : list of (title, {label: count}, kind)
         ``kind`` is ``"bar"`` or ``"hist"`` (then the mapping is ``{"values": array}``).
     """
-    fig = _figure(3.2 * len(panels), 2.8)
+    fig = new_figure(3.2 * len(panels), 2.8)
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, (title, data, kind) in zip(axes, panels):
         if kind == "hist":
@@ -100,25 +100,8 @@ def eda_overview(panels):
     return to_data_uri(fig)
 
 
-def waveform_mfcc(signal, sr, mfcc):
-    """A waveform above its MFCC image, as in the seed report's "sample audio" figure."""
-    fig = _figure(8.0, 3.6)
-    ax_wave, ax_mfcc = fig.subplots(2, 1)
-    t = np.arange(len(signal)) / sr
-    ax_wave.plot(t, signal, lw=0.5, color="#1f77b4")
-    ax_wave.set_xlim(0, t[-1] if len(t) else 1)
-    ax_wave.set_xlabel("time (s)")
-    ax_wave.set_title("waveform")
-    image = ax_mfcc.imshow(standardize_rows(mfcc), aspect="auto", origin="lower", cmap="magma",
-                           interpolation="nearest", vmin=-2.5, vmax=2.5)
-    ax_mfcc.set_xlabel("frame")
-    ax_mfcc.set_ylabel("coefficient")
-    ax_mfcc.set_title("MFCC (each coefficient standardised over time)")
-    fig.colorbar(image, ax=ax_mfcc, pad=0.01)
-    return to_data_uri(fig)
-
-
-def _rgb(frame):
+def as_rgb(frame):
+    """One frame as (H, W, 3) uint8 RGB: grey is repeated, float frames in [0, 1] are scaled."""
     frame = np.asarray(frame)
     if frame.ndim == 3 and frame.shape[-1] == 1:
         frame = frame[..., 0]
@@ -129,7 +112,7 @@ def _rgb(frame):
     return frame
 
 
-def _mosaic(tiles, cols, gap=2):
+def mosaic(tiles, cols, gap=2):
     """Tile equally sized (H, W, 3) uint8 images on a white background, row-major."""
     tiles = list(tiles)
     rows = int(np.ceil(len(tiles) / cols))
@@ -150,24 +133,12 @@ def image_data_uri(image):
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def frame_strip(frames, *, cols=8):
-    """A grid of video frames, ndarray of shape (T, H, W, C) uint8 (RGB) or (T, H, W)."""
-    return image_data_uri(_mosaic([_rgb(f) for f in frames], cols))
-
-
-def _resize_nearest(values, height, width):
-    """Nearest-neighbour resize of a 2-D map; enough to lay a coarse attribution grid on a frame."""
-    rows = (np.arange(height) * values.shape[0] / height).astype(int)
-    cols = (np.arange(width) * values.shape[1] / width).astype(int)
-    return values[rows][:, cols]
-
-
 def confusion(matrix, classes):
     """Row-normalised confusion matrix with the raw counts written in each cell."""
     matrix = np.asarray(matrix, dtype=float)
     rows = matrix.sum(axis=1, keepdims=True)
     norm = np.divide(matrix, rows, out=np.zeros_like(matrix), where=rows > 0)
-    fig = _figure(4.4, 3.8)
+    fig = new_figure(4.4, 3.8)
     ax = fig.add_subplot()
     image = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
     labels = [mpl_text(c) for c in classes]
@@ -185,7 +156,7 @@ def confusion(matrix, classes):
 def training_curves(history):
     """Loss and validation-accuracy curves from a skorch history (list of per-epoch dicts)."""
     epochs = [row.get("epoch", i + 1) for i, row in enumerate(history)]
-    fig = _figure(8.0, 2.8)
+    fig = new_figure(8.0, 2.8)
     ax_loss, ax_acc = fig.subplots(1, 2)
     for key, style in (("train_loss", "-o"), ("valid_loss", "-s")):
         values = [row.get(key) for row in history]
@@ -220,7 +191,7 @@ def modality_importance(modalities, panels):
     modalities : list of str
     panels : list of (title, {series name: list of float per modality})
     """
-    fig = _figure(3.4 * len(panels), 2.9)
+    fig = new_figure(3.4 * len(panels), 2.9)
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     positions = np.arange(len(modalities))
     for ax, (title, series) in zip(axes, panels):
@@ -239,74 +210,9 @@ def modality_importance(modalities, panels):
     return to_data_uri(fig)
 
 
-def standardize_rows(values):
-    """Z-score each row (MFCC coefficient) for display: c0 (log energy) is ten times larger than
-    the other coefficients and would otherwise flatten the image to one colour."""
-    values = np.asarray(values, dtype=float)
-    std = values.std(axis=-1, keepdims=True)
-    return (values - values.mean(axis=-1, keepdims=True)) / np.where(std > 0, std, 1.0)
-
-
-def _symmetric_limit(values):
-    limit = float(np.nanmax(np.abs(values))) if np.size(values) else 0.0
-    return limit if limit > 0 else 1.0
-
-
-def mfcc_saliency(mfcc, attribution):
-    """The MFCC input beside its attribution map (diverging, centred on zero)."""
-    panels = [(m, t) for m, t in ((mfcc, "MFCC input (z-scored rows)"), (attribution, "attribution (IG)"))
-              if m is not None]
-    fig = _figure(2.6 * len(panels), 2.1)
-    axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    for ax, (values, title) in zip(axes, panels):
-        values = np.asarray(values, dtype=float)
-        if title.startswith("attribution"):
-            limit = _symmetric_limit(values)
-            ax.imshow(values, aspect="auto", origin="lower", cmap="RdBu_r", vmin=-limit, vmax=limit,
-                      interpolation="nearest")
-        else:
-            ax.imshow(standardize_rows(values), aspect="auto", origin="lower", cmap="magma", interpolation="nearest",
-                      vmin=-2.5, vmax=2.5)
-        ax.set_title(title, fontsize=9)
-        ax.set_xlabel("frame", fontsize=8)
-        ax.tick_params(labelsize=7)
-    return to_data_uri(fig)
-
-
-def frames_attribution(frames, attribution, *, cols=8, size=80):
-    """Frames (T, H, W, C) uint8 or None, blended with |attribution| (T, h, w) in the jet colour map.
-
-    The mosaic is composed in numpy (one PNG, no matplotlib axes): 16 small axes per clip made
-    the gallery the slowest part of the report.
-    """
-    from matplotlib import colormaps
-
-    count = len(frames) if frames is not None else len(attribution)
-    tiles = []
-    heat = None
-    if attribution is not None:
-        heat = np.abs(np.asarray(attribution, dtype=float))
-        # One scale for the whole clip, so frames compare; the 99th percentile rather than the
-        # maximum, because pixel attributions are spiky and a single pixel would wash out the rest.
-        scale = np.percentile(heat, 99)
-        heat = np.clip(heat / (scale if scale > 0 else 1.0), 0, 1)
-    for t in range(count):
-        if frames is not None:
-            frame = _rgb(frames[t]).astype(float)
-            frame = np.stack([_resize_nearest(frame[..., c], size, size) for c in range(3)], axis=-1)
-        if heat is not None:
-            h = _resize_nearest(heat[t], size, size)
-            overlay = colormaps["inferno"](h)[..., :3] * 255
-            # Opacity follows the attribution, so unimportant pixels show the frame untouched.
-            alpha = 0.8 * np.sqrt(h)[..., None]
-            frame = overlay if frames is None else (1 - alpha) * frame + alpha * overlay
-        tiles.append(frame.astype(np.uint8))
-    return image_data_uri(_mosaic(tiles, cols))
-
-
 def shapley_waterfall(modalities, values, base, full, label):
     """Waterfall from f(no modality) to f(all modalities) for one clip and class."""
-    fig = _figure(3.4, 1.9)
+    fig = new_figure(3.4, 1.9)
     ax = fig.add_subplot()
     names = ["baseline"] + [mpl_text(m) for m in modalities] + ["prediction"]
     start = float(base)
@@ -331,7 +237,7 @@ def model_vs_human(rows):
 
     rows : list of dict with ``presentation``, ``human_accuracy``, ``model_accuracy``, ``agreement``.
     """
-    fig = _figure(1.6 + 1.6 * len(rows), 2.8)
+    fig = new_figure(1.6 + 1.6 * len(rows), 2.8)
     ax = fig.add_subplot()
     positions = np.arange(len(rows))
     for k, (key, color) in enumerate(
@@ -349,7 +255,7 @@ def model_vs_human(rows):
 
 def reliability_diagram(before, after=None):
     """Accuracy against confidence per bin (the diagonal is perfect calibration), bin sizes below."""
-    fig = _figure(4.6, 4.2)
+    fig = new_figure(4.6, 4.2)
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
     top.plot([0, 1], [0, 1], color="#888", linestyle="--", linewidth=1, label="perfectly calibrated")
     curves = [("before", before, "#d62728", -0.012)] + ([("temperature-scaled", after, "#1f77b4", 0.012)] if after else [])
@@ -372,7 +278,7 @@ def group_accuracy(rows_by_attribute, headings):
     """Accuracy per demographic group with its actor-bootstrap interval, one panel per attribute."""
     attributes = [a for a, rows in rows_by_attribute.items() if rows]
     heights = [max(len(rows_by_attribute[a]), 1) for a in attributes]
-    fig = _figure(5.2, 0.9 + 0.32 * sum(heights) + 0.3 * len(attributes))
+    fig = new_figure(5.2, 0.9 + 0.32 * sum(heights) + 0.3 * len(attributes))
     axes = fig.subplots(len(attributes), 1, sharex=True, height_ratios=heights, squeeze=False)[:, 0]
     for ax, attribute in zip(axes, attributes):
         rows = rows_by_attribute[attribute]

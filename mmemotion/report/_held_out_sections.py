@@ -2,15 +2,12 @@
 
 from ..datasets._codes import EMOTION_NAMES
 from . import _figures as fig
+from ._common import unavailable
 
 __all__ = ["calibration_section", "audit_section", "fold_rows", "largest_gap_text"]
 
 _NO_ANALYSIS = ("not available because no held-out analysis was passed "
                 "(render_report(held_out=analyse_held_out(...)); `mmemotion demo` computes it).")
-
-
-def _unavailable(reason):
-    return {"available": False, "reason": reason, "numbers": {}}
 
 
 def fold_rows(analysis):
@@ -22,7 +19,7 @@ def fold_rows(analysis):
 
 def calibration_section(analysis):
     if not analysis:
-        return _unavailable(_NO_ANALYSIS)
+        return unavailable(_NO_ANALYSIS)
     calibration, conformal = analysis["calibration"], analysis["conformal"]
     per_class = [] if conformal is None else [(label, EMOTION_NAMES.get(label, ""), row) for label, row in conformal["per_class"].items()]
     return {
@@ -42,10 +39,10 @@ def calibration_section(analysis):
 
 def audit_section(analysis):
     if not analysis:
-        return _unavailable(_NO_ANALYSIS)
+        return unavailable(_NO_ANALYSIS)
     audit = analysis["audit"]
     if not audit["attributes"]:
-        return _unavailable("not available because the held-out clips have no demographic columns "
+        return unavailable("not available because the held-out clips have no demographic columns "
                             "(sex, age, race, ethnicity: VideoDemographics.csv).")
     return {
         "available": True,

@@ -72,8 +72,10 @@ def render_report(
     evaluation : dict, optional
         A result of :func:`mmemotion.evaluation.evaluate`, or ``{model name: result}`` for
         several models. The model named ``"fusion"`` (else the first) is the headline one;
-        models named ``"audio"`` and ``"video"`` are compared with the voice-only and
-        face-only rater votes, every other model with the audio-visual votes.
+        a model named after a modality whose registry ``label`` is a rater presentation
+        (``"audio"``: voice only, ``"video"``: face only) is compared with those raters' votes,
+        every other model with the audio-visual votes
+        (:func:`~mmemotion.evaluation.matched_presentation`).
     explanation : mmemotion.explain.Explanation, optional
         What :func:`mmemotion.explain.explain` returned for held-out clips.
     model : sklearn.pipeline.Pipeline, optional

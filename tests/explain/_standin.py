@@ -1,9 +1,11 @@
 """A tiny deterministic stand-in pipeline (features + classifier) for the explain tests.
 
 Shaped like the real one: ``pipeline[:-1].transform(X)`` gives a SliceDict keyed by modality,
-``pipeline[-1]`` has ``module_`` (``forward(audio=None, video=None, text=None) -> logits``,
+``pipeline[-1]`` has ``module_`` (``forward(**streams) -> logits``, one keyword per modality,
 attribute ``modalities``) and ``classes_``, and the union's "text" transformer exposes
-``word_vectors(name)`` with the text vector equal to the mean of the word vectors.
+``word_vectors(name)`` with the text vector equal to the mean of the word vectors. Extra
+modalities (e.g. a toy one registered by a test) are arrays of ``SHAPES``-like shapes passed as
+``extra``.
 """
 
 import zlib
@@ -27,12 +29,13 @@ SENTENCE_CODES = sorted(SENTENCES)
 class TinyNet(nn.Module):
     """Per-modality linear encoders, summed, tanh, dropout, linear head."""
 
-    def __init__(self, *, modalities=MODALITIES, n_classes=3, hidden=4, only=None, seed=0):
+    def __init__(self, *, modalities=MODALITIES, n_classes=3, hidden=4, only=None, seed=0, shapes=None):
         super().__init__()
         torch.manual_seed(seed)
         self.modalities = tuple(modalities)
+        shapes = {**SHAPES, **(shapes or {})}
         self.encoders = nn.ModuleDict(
-            {m: nn.Linear(int(np.prod(SHAPES[m])), hidden) for m in self.modalities}
+            {m: nn.Linear(int(np.prod(shapes[m])), hidden) for m in self.modalities}
         )
         self.dropout = nn.Dropout(0.5)
         self.head = nn.Linear(hidden, n_classes)
@@ -44,11 +47,10 @@ class TinyNet(nn.Module):
                         enc.weight.zero_()
                         enc.bias.zero_()
 
-    def forward(self, audio=None, video=None, text=None):
-        given = {"audio": audio, "video": video, "text": text}
+    def forward(self, **streams):
         h = 0
         for m in self.modalities:
-            x = given[m]
+            x = streams[m]
             if x.dtype == torch.uint8:
                 x = x.float() / 255.0
             h = h + self.encoders[m](x.flatten(1))
@@ -77,7 +79,7 @@ class WordStub(TransformerMixin, BaseEstimator):
 
 
 class ArrayUnion(TransformerMixin, BaseEstimator):
-    """Looks up precomputed audio/video arrays by clip id; text comes from the word stub."""
+    """Looks up precomputed arrays (audio, video, extra modalities) by clip id; text comes from the word stub."""
 
     def __init__(self, *, arrays=None, transformer_list=None):
         self.arrays = arrays
@@ -90,7 +92,8 @@ class ArrayUnion(TransformerMixin, BaseEstimator):
     def transform(self, X):
         rows = [int(np.flatnonzero(self.arrays["clip_id"] == c)[0]) for c in X["clip_id"]]
         text = dict(self.transformer_list)["text"].transform(X)
-        return SliceDict(audio=self.arrays["audio"][rows], video=self.arrays["video"][rows], text=text)
+        stored = {m: a[rows] for m, a in self.arrays.items() if m != "clip_id"}
+        return SliceDict(**stored, text=text)
 
 
 class FakeClassifier(ClassifierMixin, BaseEstimator):
@@ -121,8 +124,12 @@ def make_frame(n=24, seed=0):
     return X, np.array(emotions, dtype=object), arrays
 
 
-def make_pipeline(net=None, *, n=24, seed=0):
+def make_pipeline(net=None, *, n=24, seed=0, extra=None):
+    """The stand-in pipeline fitted on ``make_frame(n, seed)``; ``extra`` adds ``{modality: shape}`` arrays."""
     X, y, arrays = make_frame(n, seed)
+    rng = np.random.default_rng(seed + 1)
+    for m, shape in (extra or {}).items():
+        arrays[m] = rng.normal(size=(n,) + tuple(shape)).astype(np.float32)
     union = ArrayUnion(arrays=arrays, transformer_list=[("text", WordStub())])
     pipe = Pipeline([("features", union), ("clf", FakeClassifier(module=net or TinyNet()))])
     pipe.fit(X, y)

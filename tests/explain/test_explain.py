@@ -19,7 +19,7 @@ from mmemotion.explain import (
     randomised_copy,
     to_shap_explanation,
 )
-from mmemotion.explain._explain import _subsample
+from mmemotion.explain._pipeline import subsample
 
 from ._standin import CLASSES, SHAPES, TinyNet, make_pipeline
 
@@ -28,7 +28,7 @@ FAST = dict(n_samples=N, n_steps=16, shap_nsamples=8, n_background=6, verbose=Fa
 
 #: method -> what it must fill in (captum-style: one tiny model through every algorithm).
 METHOD_OUTPUTS = {
-    "integrated_gradients": ["modality_shares", "audio_maps", "video_maps", "text_word_attributions"],
+    "integrated_gradients": ["modality_shares", "maps"],
     "gradient_shap": ["modality_shares"],
     "saliency": ["modality_shares"],
     "shap": ["modality_shares", "shap_maps"],
@@ -82,13 +82,19 @@ def test_map_shapes_and_display_data(stand_in):
     exp = explain(pipe, X, y, methods=("integrated_gradients", "shap"), **FAST)
     _, n_mfcc, n_frames = SHAPES["audio"]
     c, t, h, w = SHAPES["video"]
-    assert exp.audio_maps.shape == exp.mfcc.shape == (N, n_mfcc, n_frames)
-    assert exp.video_maps.shape == (N, t, h, w)
-    assert exp.frames.shape == (N, t, h, w, c) and exp.frames.dtype == np.uint8
+    assert list(exp.maps) == list(exp.display) == list(MODALITIES)  # every modality, in order
+    assert exp.maps["audio"].shape == exp.display["audio"].shape == (N, n_mfcc, n_frames)
+    assert exp.maps["video"].shape == (N, t, h, w)
+    assert exp.display["video"].shape == (N, t, h, w, c) and exp.display["video"].dtype == np.uint8
     assert exp.shap_maps["audio"].shape == (N, n_mfcc, n_frames)
     assert exp.shap_maps["video"].shape == (N, t, h, w)
     assert exp.shap_maps["text"].shape == (N, SHAPES["text"][0])
-    assert [len(w) for w in exp.words] == [len(a) for a in exp.text_word_attributions]
+    words, word_maps = exp.display["text"], exp.maps["text"]
+    assert len(words) == len(word_maps) == N and all(isinstance(x, str) for x in words[0])
+    assert [len(w) for w in words] == [len(a) for a in word_maps]
+    # Without Integrated Gradients there are no maps, and the display data is there all the same.
+    shapley = explain(pipe, X, y, methods=("shapley",), **FAST)
+    assert shapley.maps == {} and list(shapley.display) == list(MODALITIES)
 
 
 def test_ig_maps_and_word_attributions_add_up_to_the_logit_change(stand_in):
@@ -109,12 +115,27 @@ def test_ig_maps_and_word_attributions_add_up_to_the_logit_change(stand_in):
     rows = np.arange(N)
     diff = (fx.numpy()[rows, exp.target_class] - fb.numpy()[0, exp.target_class])
     total = (
-        exp.audio_maps.sum(axis=(1, 2))
-        + exp.video_maps.sum(axis=(1, 2, 3))
-        + np.array([a.sum() for a in exp.text_word_attributions])
+        exp.maps["audio"].sum(axis=(1, 2))
+        + exp.maps["video"].sum(axis=(1, 2, 3))
+        + np.array([a.sum() for a in exp.maps["text"]])
     )
     np.testing.assert_allclose(total, diff, atol=1e-4)
     assert exp.sanity["ig_completeness_error"] < 1e-4
+
+
+def test_word_split_that_does_not_add_up_is_recorded_as_a_warning():
+    from ._standin import WordStub
+
+    class Shifted(WordStub):
+        def transform(self, X):
+            return super().transform(X) + 1.0  # no longer the mean of the word vectors
+
+    pipe, X, y = make_pipeline(TinyNet(seed=1), n=12)
+    pipe[0].transformer_list = [("text", Shifted())]
+    exp = explain(pipe, X, y, methods=("integrated_gradients",), **FAST)
+    notes = [w for w in exp.warnings if "word_vectors" in w]
+    assert len(notes) == 1 and "Shifted" in notes[0] and "indicative only" in notes[0]
+    assert len(exp.maps["text"]) == N  # still split, per clip
 
 
 @pytest.mark.parametrize("method", SHARE_METHODS)
@@ -224,13 +245,13 @@ def test_network_is_explained_in_eval_mode(stand_in):
 
 def test_stratified_subsample_is_proportional_and_reproducible():
     y = np.array(["A"] * 60 + ["B"] * 30 + ["C"] * 10, dtype=object)
-    idx = _subsample(100, y, 20, 0)
-    assert np.array_equal(idx, _subsample(100, y, 20, 0))
+    idx = subsample(100, y, 20, 0)
+    assert np.array_equal(idx, subsample(100, y, 20, 0))
     assert np.all(np.diff(idx) > 0)
     counts = {c: int((y[idx] == c).sum()) for c in "ABC"}
     assert counts == {"A": 12, "B": 6, "C": 2}
-    assert len(_subsample(100, None, 20, 0)) == 20
-    assert np.array_equal(_subsample(5, None, 50, 0), np.arange(5))
+    assert len(subsample(100, None, 20, 0)) == 20
+    assert np.array_equal(subsample(5, None, 50, 0), np.arange(5))
 
 
 def test_randomised_copy_differs_and_rank_correlation():
@@ -258,6 +279,8 @@ def test_background_frame_defines_the_baseline(stand_in):
         (dict(methods=("ablation",), y=None), "y is None"),
         (dict(batch_size=0), "batch_size"),
         (dict(n_steps=1.5), "n_steps"),
+        (dict(methods="lime"), "'methods' parameter"),
+        (dict(random_state=-1), "random_state"),
     ],
 )
 def test_errors_name_the_parameter_and_fix(stand_in, kwargs, match):
@@ -310,91 +333,19 @@ def test_no_chance_alarm_when_the_model_is_right():
     assert exp.sanity["accuracy_vs_chance_p"] < 1e-4
 
 
-def test_speaker_baselines_measure_the_clip_against_the_speakers_reference_frames():
-    import torch
-
-    from mmemotion.explain._attribution import integrated_gradients
-    from mmemotion.explain._explain import _speaker_baselines
-
-    torch.manual_seed(0)
-    # Two clips of 2 own frames + 4 appended reference frames (time axis 1 of a sample).
-    video = torch.rand(2, 3, 6, 4, 4)
-    audio = torch.rand(2, 1, 5, 7)
-    shared = (torch.zeros(1, 1, 5, 7), torch.zeros(1, 3, 6, 4, 4))
-    audio_base, video_base = _speaker_baselines(shared, (audio, video), ("audio", "video"), {"video": (1, 4)})
-    assert audio_base is shared[0]  # other modalities keep their shared baseline
-    assert video_base.shape == video.shape
-    torch.testing.assert_close(video_base[:, :, 2:], video[:, :, 2:])  # reference kept
-    torch.testing.assert_close(video_base[:, :, :2], video[:, :, [2, 5]])  # reference frames as the clip
-
-    def forward(a, v):  # any differentiable model of both inputs
-        return torch.stack([(v[:, :, :2] - v[:, :, 2:].mean(2, keepdim=True)).square().sum((1, 2, 3, 4)),
-                            a.sum((1, 2, 3))], dim=1)
-
-    attr, _ = integrated_gradients(forward, (audio, video), (audio_base, video_base), torch.tensor([0, 0]),
-                                   n_steps=16, internal_batch_size=2)
-    assert np.abs(attr[1][:, :, 2:]).max() == 0  # the reference frames get no attribution
-    assert np.abs(attr[1][:, :, :2]).sum() > 0
-
-
-def test_reference_frames_ride_as_context_and_every_method_attributes_the_clips_own_frames():
-    from mmemotion.explain._attribution import GRADIENT_METHODS, PositionalForward, integrated_gradients, shap_gradient
-    from mmemotion.explain._explain import _OwnPart, _speaker_baselines
-
-    torch.manual_seed(0)
-    # Two clips of 2 own frames + 4 appended reference frames (time axis 1 of a sample); the
-    # output couples the clip's frames with its own reference frames.
-    video = torch.rand(2, 3, 6, 4, 4)
-    audio = torch.rand(2, 1, 5, 7)
-
-    class Net(torch.nn.Module):
-        def forward(self, audio=None, video=None):
-            own, reference = video[:, :, :2], video[:, :, 2:].mean(2, keepdim=True)
-            return torch.stack([(own * reference).sum((1, 2, 3, 4)), audio.sum((1, 2, 3))], dim=1)
-
-    modalities, appended = ("audio", "video"), {"video": (1, 4)}
-    shared = (torch.zeros(1, 1, 5, 7), torch.zeros(1, 3, 6, 4, 4))
-    baselines = _speaker_baselines(shared, (audio, video), modalities, appended)
-    split = _OwnPart(modalities, appended)
-    own_inputs, context, own_baselines = split.own((audio, video)), split.context((audio, video)), split.own(baselines)
-    assert own_inputs[1].shape == (2, 3, 2, 4, 4) and context[0].shape == (2, 3, 4, 4, 4)
-    full, with_context = PositionalForward(Net(), modalities), PositionalForward(Net(), modalities, context_dims=split.context_dims)
-    torch.testing.assert_close(with_context(*own_inputs, *context), full(audio, video))
-
-    target = torch.tensor([0, 0])
-    kw = dict(n_steps=16, internal_batch_size=2)
-    expected, _ = integrated_gradients(full, (audio, video), baselines, target, **kw)
-    attr, _ = integrated_gradients(with_context, own_inputs, own_baselines, target, context=context, **kw)
-    np.testing.assert_allclose(attr[1], expected[1][:, :, :2], rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(attr[0], expected[0], rtol=1e-5, atol=1e-7)
-
-    # Expected gradients with one background clip: the output is linear in the clip's own frames
-    # with its reference mean as slope, so each clip's attribution is exactly
-    # (own - background own) * own reference mean -- only if every draw read that clip's context.
-    background = split.own((torch.rand(1, 1, 5, 7), torch.rand(1, 3, 6, 4, 4)))
-    slope = context[0].mean(2, keepdim=True).numpy()
-    exact = (own_inputs[1] - background[1]).numpy() * slope
-    values = shap_gradient(with_context, own_inputs, target, background=background, n_draws=4, seed=0,
-                           batch_size=4, context=context)
-    np.testing.assert_allclose(values[1], exact, rtol=1e-4, atol=1e-6)
-    gradient_shap = GRADIENT_METHODS["gradient_shap"](with_context, own_inputs, own_baselines, target,
-                                                      background=background, n_draws=4, seed=0, context=context)
-    np.testing.assert_allclose(gradient_shap[1], exact, rtol=1e-4, atol=1e-6)
-    assert with_context.bound is None
-
-
 def test_randomisation_check_uses_at_most_sanity_clips(stand_in, monkeypatch):
-    from mmemotion.explain import _explain
+    from mmemotion.explain import _gradient_passes, _sanity
 
     sizes = []
-    original = _explain._run_integrated_gradients
+    original = _sanity.run_integrated_gradients
 
     def recording(forward, inputs, *args, **kwargs):
         sizes.append(len(inputs[0]))
         return original(forward, inputs, *args, **kwargs)
 
-    monkeypatch.setattr(_explain, "_run_integrated_gradients", recording)
-    monkeypatch.setattr(_explain, "SANITY_CLIPS", 5)
+    for module in (_gradient_passes, _sanity):
+        monkeypatch.setattr(module, "run_integrated_gradients", recording)
+    monkeypatch.setattr(_sanity, "SANITY_CLIPS", 5)
     pipe, X, y = stand_in
     exp = explain(pipe, X, y, methods=("sanity",), **FAST)
     assert sizes == [N, 5]  # the trained maps of every clip, the randomised model on 5 of them

@@ -31,7 +31,7 @@ def test_progress_counts_every_clip_once_per_pass(fitted_small, monkeypatch):
     pipe, X, y = fitted_small
     seen = {}
 
-    class Recorder(explain_module._ClipProgress):
+    class Recorder(explain_module.ClipProgress):
         def __init__(self, total, verbose):
             super().__init__(total, verbose)
             seen["total"], seen["done"] = total, 0.0
@@ -41,7 +41,7 @@ def test_progress_counts_every_clip_once_per_pass(fitted_small, monkeypatch):
                 seen["done"] += weight * (b.stop - b.start)
                 yield b
 
-    monkeypatch.setattr(explain_module, "_ClipProgress", Recorder)
+    monkeypatch.setattr(explain_module, "ClipProgress", Recorder)
     explain(pipe, X, y, methods=("integrated_gradients", "shapley", "sanity"), n_samples=8, verbose=False,
             n_steps=4, batch_size=3)
     # Three passes over 8 clips: Integrated Gradients, the coalitions, the randomised model.

@@ -144,8 +144,7 @@ def test_randomised_model_maps_differ_from_trained_maps(planted):
     modality, _, pipe, X_test, y_test, exp = planted
     finer = explain(pipe, X_test, y_test, methods=("integrated_gradients",), n_samples=N_EXPLAIN,
                     n_steps=48, verbose=False)
-    field = f"{modality}_maps"
-    control = map_rank_correlation(getattr(exp, field), getattr(finer, field))
+    control = map_rank_correlation(exp.maps[modality], finer.maps[modality])
     randomised = exp.sanity[f"randomisation_spearman_{modality}"]
     print(f"\n[{modality}] rank correlation: trained vs finer IG {control:.3f}, "
           f"trained vs randomised {randomised:.3f} (abs maps {exp.sanity[f'randomisation_spearman_abs_{modality}']:.3f})")
@@ -183,8 +182,8 @@ def _face_masks(root, X, shape):
 def _face_share(root, X, exp):
     """Fraction of |IG| mass on the head, the head's share of the crop, and the density ratio."""
     rows = X.set_index("clip_id").loc[list(exp.clip_ids)].reset_index()
-    masks = _face_masks(root, rows, exp.video_maps.shape[2:])
-    mass = np.abs(exp.video_maps).sum(axis=1)  # (n, H, W): all sampled frames together
+    masks = _face_masks(root, rows, exp.maps["video"].shape[2:])
+    mass = np.abs(exp.maps["video"]).sum(axis=1)  # (n, H, W): all sampled frames together
     fraction, area = float((mass * masks).sum() / mass.sum()), float(masks.mean())
     # Attribution per face pixel over attribution per background pixel.
     density = (fraction / area) / ((1 - fraction) / (1 - area))

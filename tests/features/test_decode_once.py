@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from mmemotion.features import FaceFallbackWarning, FrameSampler, MediaError, MediaWarning
-from mmemotion.features import _frames
+from mmemotion.features import _frames, _speaker_face
 from mmemotion.features._speaker_face import speaker_boxes
 
 # Each clip's own face box (what the patched detector returns), keyed by the clip's frame width,
@@ -103,13 +103,13 @@ def test_speaker_face_equals_cropping_each_clip_with_its_speakers_box(clips, mon
     assert not np.array_equal(out, FrameSampler(crop="face", **params).fit_transform(clips))
 
 
-@pytest.mark.parametrize("setting", [("_REGION_GROWTH", 0.0), ("_WAITING_BYTES", 0)])
+@pytest.mark.parametrize("setting", [(_frames, "_REGION_GROWTH", 0.0), (_speaker_face, "_WAITING_BYTES", 0)])
 def test_clips_whose_frames_cannot_wait_are_decoded_again_with_the_box(clips, opened, monkeypatch, setting):
     # No margin around a clip's own box (the speaker's box then reaches outside it for the
     # clips of "a" whose box is not the median) or no memory for waiting frames.
     params = dict(n_frames=5, size=(16, 16), dtype=np.uint8)
     expected = _speaker_box_reference(clips, monkeypatch, **params)
-    monkeypatch.setattr(_frames, *setting)
+    monkeypatch.setattr(*setting)
     opened.clear()
     out = FrameSampler(crop="speaker_face", **params).fit_transform(clips)
     np.testing.assert_array_equal(out, expected)

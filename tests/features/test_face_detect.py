@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from mmemotion.features import FrameSampler, face_box
-from mmemotion.features import _face_detect, _frames
-from mmemotion.features._frames import FaceFallbackWarning
+from mmemotion.features import _face_box, _face_detect, _frames
+from mmemotion.features import FaceFallbackWarning
 
 skimage_data = pytest.importorskip("skimage.data", reason="scikit-image is in the test extra")
 
@@ -111,7 +111,7 @@ def test_fallbacks_are_counted_from_worker_processes(tmp_path):
     sampler = FrameSampler(n_frames=3, size=(8, 8), crop="face", n_jobs=2)
     with pytest.warns(FaceFallbackWarning, match="no face in 3 of 3 clips"):
         sampler.fit_transform(paths)
-    assert not hasattr(sampler, "_face_token") and not _frames._ledger  # nothing left behind
+    assert not hasattr(sampler, "_face_token") and not _face_box._ledger  # nothing left behind
 
 
 @pytest.mark.parametrize("realism", ["toy", "realistic"])

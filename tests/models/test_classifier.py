@@ -89,7 +89,7 @@ def test_input_sizes_come_from_the_data(data):
     clf = FusionClassifier(**TINY, module__modalities=("audio", "text")).fit(X, y)
     assert clf.input_shapes_ == {"audio": (1, 6, 8), "text": (5,)}
     assert clf.modalities_ == ("audio", "text")
-    assert clf.module_.audio_shape == (1, 6, 8) and clf.module_.text_dim == 5
+    assert clf.module_.shapes["audio"] == (1, 6, 8) and clf.module_.shapes["text"] == (5,)
     assert clf.module_.n_classes == 3
 
 
@@ -162,7 +162,7 @@ def test_get_params_set_params_and_clone_round_trip(fitted, data):
     assert clone(clf).get_params(deep=False).keys() == clf.get_params(deep=False).keys()
     # set_params on a fitted net rebuilds the module with the data-derived sizes kept.
     clf.set_params(module__fusion_width=5)
-    assert clf.module_.heads["audio"][0].out_features == 5 and clf.module_.audio_shape == (1, 6, 8)
+    assert clf.module_.heads["audio"][0].out_features == 5 and clf.module_.shapes["audio"] == (1, 6, 8)
 
 
 @pytest.mark.parametrize("dump, load", [(pickle.dumps, pickle.loads), ("joblib", "joblib")])
@@ -314,6 +314,9 @@ def test_labels_never_seen_in_fit(fitted, data):
         (dict(class_weight="auto"), "class_weight"),
         (dict(class_weight={"XXX": 2.0}), r"class_weight has labels \['XXX'\]"),
         (dict(validation_fraction=1.5), "validation_fraction"),
+        (dict(patience=0), "patience"),
+        (dict(early_stopping="yes"), "early_stopping"),
+        (dict(linear_C=-1.0), "linear_C"),
         (dict(module__modalities=("audio", "smell")), "module__modalities"),
     ],
 )

@@ -224,7 +224,7 @@ def test_video_reference_frames_from_fit_to_explanation(synthetic_bunch, shared_
     # Maps show the clip's own frames, matching the displayed frames. The baseline is the
     # speaker's own face (reference frames in place of the clip's), per clip, and IG still adds
     # up to f(x) - f(baseline).
-    assert exp.video_maps.shape[:2] == exp.frames.shape[:2] == (4, n_frames)
+    assert exp.maps["video"].shape[:2] == exp.display["video"].shape[:2] == (4, n_frames)
     assert "speaker's own reference frames" in exp.baselines["video"]
     assert exp.sanity["ig_completeness_relative_error"] < 0.05, exp.sanity
     # The fitted union's fallback reference survives the safe model format.

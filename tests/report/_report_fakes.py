@@ -128,15 +128,15 @@ def make_explanation(cls, n=8, *, modalities=("audio", "video", "text"), clip_id
         timings={"integrated_gradients": 1.5, "shapley": 0.4},
         params={"n_samples": 50, "random_state": 0},
     )
-    if "audio" in modalities:
-        fields["mfcc"] = rng.normal(size=(n, 40, 100)).astype(np.float32)
-        fields["audio_maps"] = rng.normal(size=(n, 40, 100)).astype(np.float32)
-    if "video" in modalities:
-        fields["frames"] = rng.integers(0, 255, size=(n, 16, 32, 32, 3), dtype=np.uint8)
-        fields["video_maps"] = rng.normal(size=(n, 16, 32, 32)).astype(np.float32)
-    if "text" in modalities:
-        fields["words"] = words
-        fields["text_word_attributions"] = [rng.normal(size=len(w)) for w in words]
+    # Per-clip display data and Integrated-Gradients maps, in the shapes explain gives them.
+    display = {"audio": rng.normal(size=(n, 40, 100)).astype(np.float32),
+               "video": rng.integers(0, 255, size=(n, 16, 32, 32, 3), dtype=np.uint8),
+               "text": words}
+    maps = {"audio": rng.normal(size=(n, 40, 100)).astype(np.float32),
+            "video": rng.normal(size=(n, 16, 32, 32)).astype(np.float32),
+            "text": [rng.normal(size=len(w)) for w in words]}
+    fields["display"] = {m: display[m] for m in modalities if m in display}
+    fields["maps"] = {m: maps[m] for m in modalities if m in maps}
     return cls(**fields)
 
 
