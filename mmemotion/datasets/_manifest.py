@@ -4,16 +4,18 @@ from pathlib import PurePosixPath
 
 import pandas as pd
 
+from .. import MODALITIES
+from ..modalities import get_modality
 from ._codes import EMOTIONS, LEVELS, SENTENCES, STEM_PATTERN, parse_stem
 
 __all__ = ["AUDIO_DIR", "VIDEO_DIR", "AUDIO_MEDIA", "VIDEO_MEDIA", "MEDIA_KINDS", "AUDIO_SUFFIXES", "VIDEO_SUFFIXES", "QUALITY_COLUMNS", "build_manifest"]
 
 AUDIO_DIR, VIDEO_DIR = "AudioWAV", "VideoFlash"
 #: The two media kinds of the CREMA-D layout (a WAV in AudioWAV/, a video in VideoFlash/; manifest
-#: columns ``audio_path`` and ``video_path``). A modality's registry entry names the kind it
-#: reads (:attr:`mmemotion.modalities.Modality.media`); these are file kinds, not modality names.
-AUDIO_MEDIA, VIDEO_MEDIA = "audio", "video"
-MEDIA_KINDS = (AUDIO_MEDIA, VIDEO_MEDIA)
+#: columns ``audio_path`` and ``video_path``), as the built-in registry entries name them
+#: (:attr:`mmemotion.modalities.Modality.media`), in that order.
+MEDIA_KINDS = tuple(dict.fromkeys(get_modality(m).media for m in MODALITIES if get_modality(m).media))
+AUDIO_MEDIA, VIDEO_MEDIA = MEDIA_KINDS
 AUDIO_SUFFIXES = (".wav",)
 #: .flv is the original; .mp4 for users who converted the videos. Earlier wins on duplicates.
 VIDEO_SUFFIXES = (".flv", ".mp4")

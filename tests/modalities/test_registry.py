@@ -14,9 +14,6 @@ PACKAGE = Path(mmemotion.__file__).parent
 #: Files allowed to spell a built-in name, and why.
 ALLOWED = {
     "modalities/_builtin.py": "the built-in registry entries",
-    # "audio" / "video" there are the two media kinds of the CREMA-D layout (AudioWAV/, VideoFlash/),
-    # defined once; registry entries name the kind they read.
-    "datasets/_manifest.py": "the media-kind constants",
 }
 
 
