@@ -9,7 +9,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .. import MODALITIES
-from ..modalities import get_modality, registered_modalities
+from ..modalities import check_modalities, get_modality, registered_modalities
 
 __all__ = ["MultiStreamModule"]
 
@@ -89,18 +89,8 @@ class MultiStreamModule(nn.Module):
                  modality_dropout=0.2, fusion="product", linear_experts=(), **stream_params):
         super().__init__()
         caller = type(self).__name__
-        if modalities is None:
-            modalities = MODALITIES
-        if isinstance(modalities, str):
-            modalities = (modalities,)
-        modalities = tuple(modalities)
-        known = registered_modalities()
-        unknown = [m for m in modalities if m not in known]
-        if not modalities or unknown or len(set(modalities)) != len(modalities):
-            raise ValueError(
-                f"{caller}: `modalities` must be a non-empty subset of {known} without "
-                f"repeats, got {modalities!r}."
-            )
+        # One check for every layer (registry order, no repeats, registered names only).
+        modalities = check_modalities(MODALITIES if modalities is None else modalities, caller)
         if not (isinstance(dropout, numbers.Real) and 0 <= dropout < 1):
             raise ValueError(f"{caller}: `dropout` must be in [0, 1), got {dropout!r}.")
         if not (isinstance(modality_dropout, numbers.Real) and 0 <= modality_dropout < 1):
@@ -109,9 +99,9 @@ class MultiStreamModule(nn.Module):
         if fusion not in ("concat", "sum", "product"):
             raise ValueError(f"{caller}: `fusion` must be 'concat', 'sum' or 'product', got {fusion!r}.")
         self.fusion = fusion
-        # Keep the canonical order so that the fusion layer's input layout does not depend on
-        # how the user spelled `modalities`.
-        self.modalities = tuple(m for m in known if m in modalities)
+        # The canonical order (check_modalities'), so that the fusion layer's input layout does not
+        # depend on how the user spelled `modalities`.
+        self.modalities = modalities
         self.n_classes = int(n_classes)
 
         routed = _route_stream_params(stream_params, caller)
@@ -146,7 +136,7 @@ class MultiStreamModule(nn.Module):
             linear_experts = (linear_experts,)
         linear_experts = tuple(linear_experts)
         self.linear_experts = tuple(m for m in self.modalities if m in linear_experts)
-        unusable = [m for m in linear_experts if m not in known]
+        unusable = [m for m in linear_experts if m not in registered_modalities()]
         if unusable or (self.linear_experts and self.fusion != "product"):
             raise ValueError(
                 f"{caller}: `linear_experts` takes registered modalities whose stream has fixed clip statistics and "
