@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from ..utils import progress
-from ._cache import FeatureCache, resolve_cache_dir
+from ._cache import FeatureCache, resolve_cache_dir, scratch_array
 from ._errors import MediaError, MediaWarning
 
 __all__ = ["BaseFileTransformer", "path_input_tags"]
@@ -249,7 +249,7 @@ class BaseFileTransformer(TransformerMixin, BaseEstimator):
     def _extract_all(self, items):
         """Return an array of shape (n_samples, *output_shape_), filled from cache or extraction."""
         shape, dtype = self.output_shape_, self._work_dtype()
-        out = np.empty((len(items), *shape), dtype=dtype)
+        out = scratch_array((len(items), *shape), dtype, self.memory)
         cache = self._cache()
         keys = [None] * len(items)
         todo = []

@@ -11,14 +11,22 @@ joblib also writes two files per entry instead of one. Entries are written atomi
 
 import hashlib
 import json
+import math
+import mmap
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from ..utils import atomic_path
 
-__all__ = ["FeatureCache", "resolve_cache_dir"]
+__all__ = ["MMAP_BYTES", "FeatureCache", "resolve_cache_dir", "scratch_array"]
+
+#: Feature arrays of at least this many bytes are memory-mapped when a cache directory is set:
+#: new ones on an unnamed file there (:func:`scratch_array`), cached batches read back in place
+#: (:meth:`FeatureCache.load`).
+MMAP_BYTES = 64 * 2**20
 
 # Bump when the per-file output of any transformer changes for the same parameters, so that
 # entries written by an older mmemotion are never read back. 2: FrameSampler(crop="face") finds
@@ -51,6 +59,68 @@ def resolve_cache_dir(memory):
         f"memory={memory!r} is not supported; pass None, a directory path or a joblib.Memory "
         "(e.g. memory='~/.cache/mmemotion')."
     )
+
+
+def scratch_array(shape, dtype, memory):
+    """A new, uninitialised array for a transformer's output.
+
+    In RAM, unless ``memory`` names a cache directory and the array takes at least
+    :data:`MMAP_BYTES`: then it is memory-mapped on an unnamed temporary file under
+    ``<cache>/mmemotion_features/scratch`` (the file is gone once the array is freed). Its pages
+    are the kernel's to write out and drop under memory pressure, so a large feature matrix (full
+    CREMA-D's frames with their reference frames: 2.9 GB) need not fit in RAM beside everything
+    else; with RAM to spare they stay in the page cache and cost nothing more
+    (``benchmarks/bench_scaling.py`` reports both kinds of memory).
+
+    Parameters
+    ----------
+    shape : tuple of int
+    dtype : numpy dtype
+    memory : None, str, path-like or joblib.Memory
+        As the transformers' ``memory`` parameter.
+
+    Returns
+    -------
+    array : numpy.ndarray
+        Over a memory map when mapped (a plain array, see :func:`_array_on`).
+    """
+    dtype = np.dtype(dtype)
+    root = resolve_cache_dir(memory)
+    if root is None or math.prod(shape) * dtype.itemsize < MMAP_BYTES:
+        return np.empty(shape, dtype=dtype)
+    folder = Path(root).expanduser() / "mmemotion_features" / "scratch"
+    folder.mkdir(parents=True, exist_ok=True)
+    size = math.prod(shape) * dtype.itemsize
+    # The map keeps its own handle on the file, which has no name on POSIX already.
+    with tempfile.TemporaryFile(dir=folder) as handle:
+        handle.truncate(size)
+        return _array_on(mmap.mmap(handle.fileno(), size), dtype, shape)
+
+
+def _array_on(buffer, dtype, shape, offset=0):
+    """A plain ndarray over a mapped ``buffer``, not a :class:`numpy.memmap`.
+
+    joblib hands a ``numpy.memmap`` to its worker processes by file name and offset, to be mapped
+    again there: an unnamed file has none, and a copy-on-write map of a cache entry would reach
+    them without the changes made to it in this process (standardised MFCCs would arrive raw).
+    A plain array is pickled by value instead.
+    """
+    count = math.prod(shape)
+    return np.frombuffer(buffer, dtype=dtype, count=count, offset=offset).reshape(shape)
+
+
+def _map_npy(path):
+    """The array in the ``.npy`` file ``path``, mapped copy-on-write: changes to it stay in this
+    process and never reach the file."""
+    with open(path, "rb") as handle:
+        version = np.lib.format.read_magic(handle)
+        readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+        if version not in readers:
+            raise ValueError(f"{path}: .npy format version {version} is not mapped")
+        shape, fortran, dtype = readers[version](handle)
+        if fortran or dtype.hasobject:
+            raise ValueError(f"{path}: not a C-ordered numeric array")
+        return _array_on(mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_COPY), dtype, shape, handle.tell())
 
 
 class FeatureCache:
@@ -110,8 +180,12 @@ class FeatureCache:
         """Return the cached array, or None on a miss or an entry that does not match."""
         if key is None:
             return None
+        path = self._file(key)
         try:
-            arr = np.load(self._file(key), allow_pickle=False)
+            # A large batch is mapped, not read: copy-on-write, so in-place post-processing
+            # (MFCCTransformer's standardisation) never reaches the file.
+            large = key.startswith("batch-") and path.stat().st_size >= MMAP_BYTES
+            arr = _map_npy(path) if large else np.load(path, allow_pickle=False)
         except (OSError, ValueError, EOFError):
             return None
         if arr.shape != tuple(shape) or arr.dtype != np.dtype(dtype):

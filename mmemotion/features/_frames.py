@@ -18,15 +18,24 @@ from ._errors import MediaError
 # benchmarks replace _frames._clip_face_box to fix the boxes.
 from ._face_box import FaceFallbackWarning, _centre_box, _clip_face_box, count_fallbacks, face_box, mark_fallback
 from ._face_detect import require_detector
+from ._flv import flv_frame_count
 from ._speaker_face import BOX_FIELDS, BoxKeyedCache, SpeakerFaceCrop
-from ._video_decode import decode_wanted, frame_positions, nearest_frames
+from ._video_decode import decode_wanted, frame_positions, helper_thread, nearest_frames
 
 __all__ = ["FaceFallbackWarning", "FrameSampler", "face_box"]
 
 
+# One FFmpeg decoding thread per clip; clips run in parallel with ``n_jobs`` instead. With the
+# backend's default (a thread per CPU), each ``retrieve()`` of a CREMA-D-like clip (flv1, 480x360)
+# took 0.2 ms instead of 0.08 ms on 2 idle cores and 0.5-1.1 ms instead of 0.13 ms on 2 busy ones,
+# and each ``grab()`` no less time (OpenCV 5.1; benchmarks/bench_decode.py): the small frames of
+# these codecs gain nothing from threads and pay their hand-offs.
+_DECODE_PARAMS = [cv2.CAP_PROP_N_THREADS, 1]
+
+
 def _open_video(path):
     """Open ``path`` with OpenCV's FFmpeg backend (a seam the tests use to fake bad containers)."""
-    return cv2.VideoCapture(path, cv2.CAP_FFMPEG)
+    return cv2.VideoCapture(path, cv2.CAP_FFMPEG, _DECODE_PARAMS)
 
 
 # crop="speaker_face": a clip waiting for its speaker's box keeps its sampled frames cut to its own
@@ -41,7 +50,10 @@ class FrameSampler(SpeakerFaceCrop, BaseFileTransformer):
     Each video is decoded in one sequential pass, whatever the crop (one exception below): every
     frame is ``grab()``-ed (demuxed and decoded) but only the wanted frames are ``retrieve()``-d
     (converted to BGR), cropped and resized. Seeking to each wanted frame instead is 3-5x slower
-    on FLV/H.264, because every seek decodes again from the previous key frame.
+    on FLV/H.264, because every seek decodes again from the previous key frame. FFmpeg decodes
+    each clip in one thread (clips are parallelised by ``n_jobs``); when the crop box is known
+    before decoding (``"center"``, None, a speaker's known box), each retrieved frame is cropped
+    and resized in a helper thread while the next frames decode.
 
     Frame ``t`` of ``n_frames`` is frame ``round(t * (N - 1) / (n_frames - 1))`` of a clip with
     ``N`` frames (first and last included). Edge cases:
@@ -50,10 +62,11 @@ class FrameSampler(SpeakerFaceCrop, BaseFileTransformer):
       (nearest neighbour in time); a 5-frame clip gives each frame about 3 times.
     - **container over-states the frame count**: FFmpeg estimates the count of an FLV from the
       container's duration, which includes the audio's tail, so CREMA-D-like clips (flv1 + mp3)
-      report a frame more than they hold. The frames wanted under both counts (the reported one
-      and one fewer) are retrieved, so such a clip is still sampled exactly in one pass.
-      When the stream ends earlier (truncated files), it is decoded a second time, knowing the
-      true count ``M``, and sampled exactly.
+      report a frame more than they hold. An FLV's frames are therefore counted from its tag
+      headers (~0.15 ms, no decoding). For other containers the frames wanted under both counts
+      (the reported one and one fewer) are retrieved, so a clip over-stated by one is still
+      sampled exactly in one pass. When the stream ends earlier (truncated files), it is
+      decoded a second time, knowing the true count ``M``, and sampled exactly.
     - **no frame count** (0 or negative ``CAP_PROP_FRAME_COUNT``): frames are counted by
       grabbing while every ``s``-th frame is retrieved into a buffer of at most
       ``2 * n_frames`` frames; when the buffer fills, every other frame is dropped and ``s``
@@ -103,7 +116,8 @@ class FrameSampler(SpeakerFaceCrop, BaseFileTransformer):
         :func:`joblib.parallel_config`, e.g. to Dask).
     memory : None, str, path-like or joblib.Memory, default=None
         Cache directory for per-file frames, keyed by resolved path, size, modification time
-        and the parameters above.
+        and the parameters above. Outputs of 64 MiB or more are then memory-mapped on unnamed
+        files in it (:func:`~mmemotion.features._cache.scratch_array`) instead of held in RAM.
     on_error : {"raise", "zero"}, default="raise"
         Unreadable video: raise :class:`~mmemotion.features.MediaError` naming it, or use a row
         of zeros and emit one :class:`~mmemotion.features.MediaWarning` listing all such files.
@@ -216,47 +230,60 @@ class FrameSampler(SpeakerFaceCrop, BaseFileTransformer):
             return cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
         return cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)[:, :, None]
 
-    def _read(self, path, count=None):
+    def _read(self, path, count=None, on_frame=None):
+        if count is None:
+            count = flv_frame_count(path)  # exact for FLV; None for other containers
         cap = _open_video(path)
         try:
             if not cap.isOpened():
                 raise MediaError(path, "OpenCV/FFmpeg cannot open it as a video (not a video, corrupt or unsupported codec)")
-            reported = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if count is None else count
-            return *decode_wanted(cap, reported, self.n_frames), reported
+            exact = count is not None and count > 0
+            reported = count if exact else int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+            return *decode_wanted(cap, reported, self.n_frames, on_frame, exact=exact), reported
         finally:
             cap.release()
 
-    def _sample(self, path):
+    def _sample(self, path, early=None):
         """``({frame index: BGR frame}, order)``: the decoded frames of one video and the index of
         the frame shown at each of the ``n_frames`` positions. The frames may live in this thread's
         reused buffers (see :func:`~._video_decode.decode_wanted`): copy what must outlive the
-        next decoding."""
-        kept, seen, complete, reported = self._read(path)
+        next decoding. ``early`` (an :class:`_EarlyFinish`) is handed each frame as it is retrieved."""
+        kept, seen, complete, reported = self._read(path, on_frame=early)
         if not complete and seen > 0:
             # The stream ended well before the reported count (a truncated file), so the wanted
             # frames near the end were never reached. Now that the true count is known, decode
             # once more and pick exactly.
-            kept, seen, _, _ = self._read(path, count=seen)
+            if early is not None:
+                early.drain()  # the second pass retrieves into the same buffers
+            kept, seen, _, _ = self._read(path, count=seen, on_frame=early)
         if not kept:
             raise MediaError(path, f"no decodable video frame (container reports {reported} frames)")
         # `seen` equals the reported count when the container told the truth (the wanted
         # positions are then exactly the retrieved frames) and the real count otherwise.
         return kept, nearest_frames(list(kept), frame_positions(seen, self.n_frames)).tolist()
 
-    def _stack(self, frames, order, box):
-        """``(channels, n_frames, height, width)`` uint8 from the BGR frames shown at ``order``."""
-        done = {i: self._finish(frames[i], box) for i in set(order)}
+    def _stack(self, frames, order, box, done=None):
+        """``(channels, n_frames, height, width)`` uint8 from the BGR frames shown at ``order``;
+        ``done`` holds frames already finished, by index."""
+        done = dict(done or {})
+        done.update({i: self._finish(frames[i], box) for i in set(order) - done.keys()})
         return np.ascontiguousarray(np.stack([done[i] for i in order]).transpose(3, 0, 1, 2))
 
     def _extract_one(self, item):
         path = os.fspath(item)
         box = getattr(item, "box", None)  # a speaker's box (crop="speaker_face")
+        if box is not None or self.crop in ("center", None):
+            # The box is known before decoding: each frame is cropped and resized while the next
+            # ones decode.
+            early = _EarlyFinish(self._finish, box, centre=box is None and self.crop == "center")
+            try:
+                frames, order = self._sample(path, early)
+            finally:
+                done = early.drain()
+            # Frames retrieved without a known frame count were not handed over: finished here.
+            return self._stack(frames, order, early.box_for(frames[order[0]]), done)
         frames, order = self._sample(path)
-        detected = True
-        if box is None and self.crop in ("face", "speaker_face"):
-            box, detected = _clip_face_box([frames[i] for i in sorted(frames)])
-        elif box is None and self.crop == "center":
-            box = _centre_box(*frames[order[0]].shape[:2])
+        box, detected = _clip_face_box([frames[i] for i in sorted(frames)])
         out = self._stack(frames, order, box)
         token = getattr(self, "_face_token", None)
         if detected or token is None:
@@ -304,6 +331,42 @@ class FrameSampler(SpeakerFaceCrop, BaseFileTransformer):
             return F
         # One float32 allocation, no float64 temporary (7,442 clips: 5.9 GB).
         return np.divide(F, np.float32(255), dtype=np.float32)
+
+
+class _EarlyFinish:
+    """Crops and resizes each frame in this thread's helper thread as soon as it is retrieved.
+
+    Decoding (``grab``) is the bulk of a clip's time; cropping and resizing its 16 frames
+    (~2.7 ms at the defaults) runs beside it instead of after it (OpenCV releases the GIL).
+    Measured with ``benchmarks/bench_decode.py``.
+
+    Parameters
+    ----------
+    finish : callable
+        ``finish(frame, box)``: :meth:`FrameSampler._finish`.
+    box : tuple of int or None
+        The crop box; with ``centre=True`` it is the centred square of the first frame.
+    centre : bool
+    """
+
+    def __init__(self, finish, box, *, centre):
+        self._finish, self.box, self._centre = finish, box, centre
+        self._pending = {}
+
+    def box_for(self, frame):
+        """The crop box of the clip whose frame this is."""
+        if self._centre:
+            self.box, self._centre = _centre_box(*frame.shape[:2]), False
+        return self.box
+
+    def __call__(self, index, frame):
+        self._pending[index] = helper_thread().submit(self._finish, frame, self.box_for(frame))
+
+    def drain(self):
+        """Wait for every frame handed over so far (their buffers are about to be reused) and
+        return ``{frame index: finished frame}``."""
+        pending, self._pending = self._pending, {}
+        return {i: future.result() for i, future in pending.items()}
 
 
 class FaceBoxes(FrameSampler):

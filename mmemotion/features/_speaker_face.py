@@ -20,7 +20,7 @@ from joblib import Parallel, delayed
 
 from ..utils import progress
 from ._base import _extract_safely
-from ._cache import FeatureCache
+from ._cache import FeatureCache, scratch_array
 from ._face_box import FaceFallbackWarning
 from ._face_detect import square_box
 
@@ -146,7 +146,7 @@ class SpeakerFaceCrop:
         """``crop="speaker_face"``: one decoding pass per clip (see ``crop``)."""
         finder = self._box_finder()
         records, known = finder._cached_records(items)
-        out = np.empty((len(items), *self.output_shape_), dtype=np.uint8)
+        out = scratch_array((len(items), *self.output_shape_), np.uint8, self.memory)
         done = self._scan_speakers(items, records, known, out, finder)
         boxes, undetected = speaker_boxes(records, items.speakers)
         if undetected:

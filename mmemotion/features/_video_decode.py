@@ -5,18 +5,22 @@ Every frame is ``grab()``-ed (demuxed and decoded) but only the wanted frames ar
 FLV/H.264, because every seek decodes again from the previous key frame.
 """
 
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
 
-__all__ = ["decode_wanted", "frame_positions", "nearest_frames"]
+__all__ = ["decode_wanted", "frame_positions", "helper_thread", "nearest_frames"]
 
 # FFmpeg reports an FLV's frame count as the container's duration times the frame rate, and that
 # duration includes the audio's tail: CREMA-D-like clips (flv1 + mp3 at 44.1 kHz, made with
-# FFmpeg) report one frame more than they hold. The frames wanted under each count down to this
-# many fewer are retrieved (24 instead of 16 at the defaults, ~0.25 ms each at 480x360), so such
-# clips need no second decoding pass; each further frame of slack costs about 8 more retrievals.
+# FFmpeg) report one frame more than they hold. FLV files are counted exactly from their tag
+# headers (._flv); for containers whose count is only the estimate, the frames wanted under each
+# count down to this many fewer are retrieved (24 instead of 16 at the defaults, ~0.1-0.2 ms each
+# at 480x360), so such clips need no second decoding pass; each further frame of slack costs
+# about 8 more retrievals.
 _COUNT_SLACK = 1
 
 # Retrieved frames go into buffers reused from clip to clip (one set per thread): a fresh 480x360
@@ -33,6 +37,18 @@ def _frame_buffers(n, shape):
     return buffers
 
 
+def helper_thread():
+    """This thread's single helper thread (a :class:`~concurrent.futures.ThreadPoolExecutor`),
+    which crops and resizes retrieved frames while this thread decodes the next ones (OpenCV
+    releases the GIL in both)."""
+    pid, helper = getattr(_pool, "helper", (None, None))
+    # A process forked from this thread inherits the executor but not its thread: start anew.
+    if pid != os.getpid():
+        helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mmemotion-frames")
+        _pool.helper = (os.getpid(), helper)
+    return helper
+
+
 def frame_positions(count, n_frames):
     """Indices of the ``n_frames`` evenly spaced frames (first and last included) of a clip of
     ``count`` frames; ndarray of shape (n_frames,), int."""
@@ -47,7 +63,7 @@ def nearest_frames(available, wanted):
     return np.where(np.abs(wanted - left) <= np.abs(right - wanted), left, right)
 
 
-def decode_wanted(cap, reported, n_frames):
+def decode_wanted(cap, reported, n_frames, on_frame=None, *, exact=False):
     """Single pass over the stream of an opened ``cv2.VideoCapture``.
 
     Parameters
@@ -59,6 +75,13 @@ def decode_wanted(cap, reported, n_frames):
         less when unknown.
     n_frames : int
         Evenly spaced frames wanted (:func:`frame_positions`).
+    exact : bool, default=False
+        ``reported`` is the true count (read from the file, see :mod:`._flv`), not the
+        container's estimate: only its frames are retrieved, without ``_COUNT_SLACK``.
+    on_frame : callable or None, default=None
+        With a known count, called as ``on_frame(index, frame)`` as soon as each wanted frame is
+        retrieved (into its own buffer, untouched until this function is called again in this
+        thread), so work on it can overlap the decoding of the next ones.
 
     Returns
     -------
@@ -68,15 +91,16 @@ def decode_wanted(cap, reported, n_frames):
     count : int
         The reported count unless the stream ended before it.
     complete : bool
-        False when the stream ended more than ``_COUNT_SLACK`` frames before the reported count
-        (decode again knowing the true count).
+        False when the stream ended more than ``_COUNT_SLACK`` frames (with ``exact``, any frame)
+        before the reported count (decode again knowing the true count).
 
     Without a count, frames are counted by grabbing while every ``s``-th frame is retrieved into
     a buffer of at most ``2 * n_frames`` frames; when the buffer fills, every other frame is
     dropped and ``s`` doubles.
     """
     if reported > 0:
-        plans = {m: frame_positions(m, n_frames) for m in range(max(reported - _COUNT_SLACK, 1), reported + 1)}
+        slack = 0 if exact else _COUNT_SLACK
+        plans = {m: frame_positions(m, n_frames) for m in range(max(reported - slack, 1), reported + 1)}
         wanted = set(np.concatenate(list(plans.values())).tolist())
         last = max(wanted)
         shape = (int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), 3)
@@ -87,6 +111,8 @@ def decode_wanted(cap, reported, n_frames):
                 ok, frame = cap.retrieve(buffers[len(raw)])
                 if ok and frame is not None:
                     raw[seen] = frame
+                    if on_frame is not None:
+                        on_frame(seen, frame)
             seen += 1
         count = reported if seen > last else seen
         if count not in plans:

@@ -65,7 +65,10 @@ def make_default_pipeline(
     memory : str, path-like or None, default=None
         Feature cache directory shared by the transformers. Set it for cross-validation and
         grid search: every fold and grid point then reads decoded MFCCs and frames from disk
-        instead of decoding the media again. None: no caching (nothing written to disk).
+        instead of decoding the media again. Feature arrays of 64 MiB or more then live in
+        memory-mapped files there, so the full CREMA-D (2.9 GiB of features) runs within a
+        3 GiB memory limit (``benchmarks/README.md``). None: no caching (nothing written to
+        disk; every array in RAM).
     n_mfcc, n_audio_frames : int, default=40, 100
         :class:`~mmemotion.features.MFCCTransformer` ``n_mfcc`` and ``n_frames``.
     n_video_frames : int, default=16

@@ -1,5 +1,7 @@
 """Issue 13: FrameSampler decodes each clip once, whatever the crop."""
 
+import os
+import threading
 import warnings
 from pathlib import Path
 
@@ -146,3 +148,46 @@ def test_speaker_face_reports_unreadable_clips_like_every_crop(clips, tmp_path):
     assert len(media) == 1 and "1 of 5 files" in str(media[0].message) and str(bad) in str(media[0].message)
     assert not any(issubclass(w.category, FaceFallbackWarning) for w in record)
     assert not out[4].any() and out[:4].any(axis=1).all()
+
+
+def _plain_extract_one(self, item):
+    """Decode, then crop and resize every frame (the path without a helper thread)."""
+    frames, order = self._sample(os.fspath(item))
+    box = _frames._centre_box(*frames[order[0]].shape[:2]) if self.crop == "center" else None
+    return self._stack(frames, order, box)
+
+
+@pytest.mark.parametrize("crop", ["center", None])
+def test_frames_are_cropped_beside_the_decoding_when_the_box_is_known(clips, opened, crop, monkeypatch):
+    # The centre box and the whole frame are known before decoding: each frame is cropped and
+    # resized in the decoding thread's helper thread while the next ones decode. Same output as
+    # finishing them after the pass (the over-stated count of `opened` hands over frames that
+    # are then not used).
+    reference = FrameSampler(n_frames=5, size=(16, 16), crop=crop, dtype=np.uint8)
+    finished_in = []
+    real_finish = FrameSampler._finish
+
+    def finish(self, frame, box):
+        finished_in.append(threading.current_thread().name)
+        return real_finish(self, frame, box)
+
+    with monkeypatch.context() as m:
+        m.setattr(FrameSampler, "_extract_one", _plain_extract_one)
+        expected = reference.fit_transform(clips)
+    monkeypatch.setattr(FrameSampler, "_finish", finish)
+    out = FrameSampler(n_frames=5, size=(16, 16), crop=crop, dtype=np.uint8).fit_transform(clips)
+    np.testing.assert_array_equal(out, expected)
+    assert len(finished_in) >= 4 * 5 and all(name.startswith("mmemotion-frames") for name in finished_in)
+
+
+def test_a_forked_process_starts_its_own_helper_thread(tmp_path):
+    # A child forked after the helper started inherits the executor but not its thread; frames
+    # handed to it would never be finished. (Linux's default start method for multiprocessing.)
+    import multiprocessing
+
+    path = _textured_flv(tmp_path / "clip.flv", 160)
+    sampler = FrameSampler(n_frames=3, size=(8, 8), dtype=np.uint8).fit([path])
+    expected = sampler.transform([path])  # starts this thread's helper
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        out = pool.apply_async(sampler.transform, ([path],)).get(timeout=20)
+    np.testing.assert_array_equal(out, expected)

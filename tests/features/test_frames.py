@@ -50,6 +50,8 @@ def test_wrong_frame_count(tmp_path, monkeypatch, reported, passes):
     # with the true count.
     path = write_flv(tmp_path / "v.flv", 21)
     opened, grabs = [], []
+    # As for a container whose frames cannot be counted from its headers (FLV's can: test_flv.py).
+    monkeypatch.setattr(_frames, "flv_frame_count", lambda p: None)
 
     def lying_open(p):
         cap = _LyingCapture(cv2.VideoCapture(p), reported)
@@ -159,3 +161,18 @@ def test_one_frame_reads_one_frame_in_one_pass(tmp_path, monkeypatch):
     monkeypatch.setattr(_frames, "_open_video", lambda p: opened.append(p) or real_open(p))
     levels = _grey_levels(FrameSampler(n_frames=1, size=(4, 4)), path)
     assert len(opened) == 1 and abs(levels[0] - 50) < 6
+
+
+def test_clips_are_decoded_with_one_ffmpeg_thread(tmp_path, monkeypatch):
+    # FFmpeg's default of a thread per CPU made each retrieve() of a CREMA-D-like clip 4-8x
+    # slower (benchmarks/bench_decode.py); clips are parallelised with n_jobs instead.
+    path = write_flv(tmp_path / "v.flv", 6)
+    calls = []
+    real_capture = cv2.VideoCapture
+    monkeypatch.setattr(cv2, "VideoCapture", lambda *args: calls.append(args) or real_capture(*args))
+    out = FrameSampler(n_frames=2, size=(4, 4)).fit_transform([path])
+    assert out.shape == (1, 3 * 2 * 4 * 4)
+    assert len(calls) == 1
+    _, backend, params = calls[0]
+    assert backend == cv2.CAP_FFMPEG
+    assert dict(zip(params[::2], params[1::2])) == {cv2.CAP_PROP_N_THREADS: 1}

@@ -1,5 +1,7 @@
 """Per-speaker normalisation in ModalityUnion: transductive, label-free, searchable, single-clip safe."""
 
+import tracemalloc
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -216,3 +218,48 @@ def test_reference_mode_single_clip_gets_the_training_reference():
     with pytest.raises(ValueError, match="one pooled axis"):
         ModalityUnion([("x", ConcatModalities())], speaker_norm="reference").fit_transform(
             pd.DataFrame({"actor_id": [1, 1]}))
+
+
+def test_reference_mode_fills_its_output_in_place():
+    # Full CREMA-D's video with reference frames is a 2.9 GB array: building it from per-speaker
+    # parts and then reordering them held three such arrays at once.
+    rng = np.random.default_rng(10)
+    union = _union(speaker_norm="reference", reference_size=4).fit(_frame(rng, [1, 2], 6))
+    speakers = np.array([str(i % 12) for i in range(60)])  # interleaved, so rows must be put back in order
+    A = rng.normal(size=(60, 2, 4000))
+    fallback = np.zeros((4, 2))
+    tracemalloc.start()
+    try:
+        out = union._append_references(A, (1,), speakers, fallback)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert out.shape == (60, 2, 4004)
+    np.testing.assert_array_equal(out[:, :, :4000], A)
+    for s in np.unique(speakers):
+        rows = np.flatnonzero(speakers == s)
+        assert (out[rows, :, 4000:] == out[rows[:1], :, 4000:]).all()
+    assert peak < 2 * out.nbytes, peak / out.nbytes  # 3x before
+
+
+def test_reference_observations_scan_the_clips_without_copying_them_whole():
+    from mmemotion.features._speaker_norm import as_observations, reference_observations
+
+    rng = np.random.default_rng(11)
+    A = rng.integers(0, 3, size=(600, 3, 8, 16, 16), dtype=np.uint8)  # (clips, channels, time, h, w)
+    A[:40] = 0  # clips without any valid frame are skipped
+    A[100, :, :5] = 0  # and so are the empty frames of a clip
+    tracemalloc.start()
+    try:
+        ref = reference_observations(A, (1,), 7)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # The same observations as taking them from the whole observation view at once.
+    obs = as_observations(A, (1,))[0]
+    valid = np.any(obs != 0, axis=2)
+    clips = np.flatnonzero(valid.any(axis=1))
+    expected = [obs[clips[(k * len(clips)) // 7], np.flatnonzero(valid[clips[(k * len(clips)) // 7]])[
+        int((k + 0.5) / 7 * valid[clips[(k * len(clips)) // 7]].sum())]] for k in range(7)]
+    np.testing.assert_array_equal(ref, np.stack(expected))
+    assert peak < 0.5 * A.nbytes, peak / A.nbytes  # 2x before: the transposed copy and its mask
