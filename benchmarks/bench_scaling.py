@@ -105,6 +105,10 @@ def _stage(result, name, work):
     return out
 
 
+def _folder_mib(root):
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) / 2**20
+
+
 def _generate(n, root, *, n_jobs, random_state):
     """Write ``n`` clips under ``root`` unless a previous run left them there (with their timing)."""
     from mmemotion.datasets import make_synthetic_crema_d
@@ -113,14 +117,12 @@ def _generate(n, root, *, n_jobs, random_state):
     if record.is_file():
         return json.loads(record.read_text())
     if root.is_dir() and any(root.iterdir()):  # a folder made elsewhere (e.g. CREMA-D): measured as it is
-        return {"generate_s": float("nan"),
-                "dataset_mib": sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) / 2**20}
+        return {"generate_s": float("nan"), "dataset_mib": _folder_mib(root)}
     n_actors, per_actor = actors_and_clips(n)
     start = time.perf_counter()
     make_synthetic_crema_d(root, n_actors=n_actors, clips_per_actor=per_actor, duration=None, verbose=False,
                            n_jobs=n_jobs, random_state=random_state, overwrite=True)
-    done = {"generate_s": time.perf_counter() - start,
-            "dataset_mib": sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) / 2**20}
+    done = {"generate_s": time.perf_counter() - start, "dataset_mib": _folder_mib(root)}
     record.write_text(json.dumps(done))
     return done
 

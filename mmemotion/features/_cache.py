@@ -86,11 +86,11 @@ def scratch_array(shape, dtype, memory):
     """
     dtype = np.dtype(dtype)
     root = resolve_cache_dir(memory)
-    if root is None or math.prod(shape) * dtype.itemsize < MMAP_BYTES:
+    size = math.prod(shape) * dtype.itemsize
+    if root is None or size < MMAP_BYTES:
         return np.empty(shape, dtype=dtype)
     folder = Path(root).expanduser() / "mmemotion_features" / "scratch"
     folder.mkdir(parents=True, exist_ok=True)
-    size = math.prod(shape) * dtype.itemsize
     # The map keeps its own handle on the file, which has no name on POSIX already.
     with tempfile.TemporaryFile(dir=folder) as handle:
         handle.truncate(size)

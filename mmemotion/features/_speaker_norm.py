@@ -226,10 +226,7 @@ def reference_observations(A, pooled, size):
     reference : ndarray of shape (size, n_features), dtype of A, or None
     """
     _single_pooled_axis(pooled)
-    # Chunks of clips: the observation view of A is a transposed copy, and with its non-zero mask
-    # took twice A's size at once (full CREMA-D's frames: 2.9 GB more).
-    valid = np.concatenate([np.any(as_observations(A[start:start + _CHUNK_CLIPS], pooled)[0] != 0, axis=2)
-                            for start in range(0, len(A), _CHUNK_CLIPS)])
+    valid = _valid_observations(A, pooled)
     clips = np.flatnonzero(valid.any(axis=1))
     if not len(clips):
         return None
@@ -237,8 +234,19 @@ def reference_observations(A, pooled, size):
     for k in range(size):
         clip = clips[(k * len(clips)) // size]
         steps = np.flatnonzero(valid[clip])
-        out.append(as_observations(A[clip:clip + 1], pooled)[0][0, steps[int((k + 0.5) / size * len(steps))]])
+        observations, _ = as_observations(A[clip:clip + 1], pooled)
+        out.append(observations[0, steps[int((k + 0.5) / size * len(steps))]])
     return np.stack(out)
+
+
+def _valid_observations(A, pooled):
+    """(n_clips, n_observations) bool: the observations holding any non-zero value.
+
+    Computed ``_CHUNK_CLIPS`` clips at a time: the observation view of A is a transposed copy,
+    and with its mask it took twice A's size at once (full CREMA-D's frames: 2.9 GB more).
+    """
+    chunks = (as_observations(A[start:start + _CHUNK_CLIPS], pooled)[0] for start in range(0, len(A), _CHUNK_CLIPS))
+    return np.concatenate([np.any(obs != 0, axis=2) for obs in chunks])
 
 
 def append_reference(A, pooled, reference):

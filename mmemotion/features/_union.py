@@ -369,10 +369,11 @@ class ModalityUnion(TransformerMixin, _BaseComposition):
         out = None
         for speaker in pd.unique(speakers):
             rows = np.flatnonzero(speakers == speaker)
+            clips = A[rows]
             ref = None
             if len(rows) >= self.min_speaker_clips:
-                ref = reference_observations(A[rows], pooled, self.reference_size)
-            part = append_reference(A[rows], pooled, fallback if ref is None else ref)
+                ref = reference_observations(clips, pooled, self.reference_size)
+            part = append_reference(clips, pooled, fallback if ref is None else ref)
             if out is None:
                 out = scratch_array((len(A),) + part.shape[1:], part.dtype, memory)
             out[rows] = part
